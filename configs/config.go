@@ -1,0 +1,337 @@
+package configs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pretext-dev/pretext/transforms"
+)
+
+// Config is one run of pretext.
+type Config struct {
+	// Seed drives every random choice (DESIGN.md invariant 1).
+	Seed int64 `yaml:"seed" json:"seed"`
+	// Input is a file pattern on any Beam filesystem; ** matches across folders.
+	Input string `yaml:"input" json:"-"`
+	// Output is the folder the datasets are written under.
+	Output string `yaml:"output" json:"-"`
+	// Limit keeps the first N inputs in path order (0 = all).
+	Limit int `yaml:"limit" json:"-"`
+	// Modality is the kind of input: "image".
+	Modality string `yaml:"modality" json:"modality"`
+	Image    Image  `yaml:"image" json:"image"`
+	Split    Split  `yaml:"split" json:"split"`
+	Sink     Sink   `yaml:"sink" json:"sink"`
+	// Tasks are the tasks to run, each with its own config section.
+	Tasks map[string]transforms.Config `yaml:"-" json:"-"`
+}
+
+// Image configures decoding, filters and preprocessing of image inputs.
+type Image struct {
+	// MaxPixels rejects images whose header claims more pixels, before decoding.
+	MaxPixels int64 `yaml:"max_pixels" json:"max_pixels"`
+	// MaxBytes rejects larger input files without reading them whole.
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"`
+	// MinWidth and MinHeight drop smaller images (after EXIF orientation).
+	MinWidth  int `yaml:"min_width" json:"min_width"`
+	MinHeight int `yaml:"min_height" json:"min_height"`
+	// MaxAspect drops images whose longer side exceeds this many times the shorter.
+	MaxAspect float64 `yaml:"max_aspect" json:"max_aspect"`
+	// Dedupe drops exact duplicates (same file bytes), keeping the smallest key.
+	Dedupe bool `yaml:"dedupe" json:"dedupe"`
+	// Resize is center_crop, keep_ratio, border or no (as img2dataset).
+	Resize string `yaml:"resize" json:"resize"`
+	// Size is the output side in pixels.
+	Size int `yaml:"size" json:"size"`
+	// Filter is the resampling filter: lanczos, catmullrom, linear, box, nearest.
+	Filter string `yaml:"filter" json:"filter"`
+	// Encoding of image columns: png, jpeg or raw (uint8 pixels, shape from width/height).
+	Encoding string `yaml:"encoding" json:"encoding"`
+	// PNGLevel is default, best_speed, best_compression or none.
+	PNGLevel string `yaml:"png_level" json:"png_level"`
+	// JPEGQuality is 1..100.
+	JPEGQuality int `yaml:"jpeg_quality" json:"jpeg_quality"`
+}
+
+// Split assigns each key to train, val or test by a hash of the key alone, so
+// an image stays in its split across tasks, seeds and runs.
+type Split struct {
+	Train float64 `yaml:"train" json:"train"`
+	Val   float64 `yaml:"val" json:"val"`
+	Test  float64 `yaml:"test" json:"test"`
+}
+
+// Sink shapes the shards.
+type Sink struct {
+	// NumShards is fixed so that output does not depend on bundling.
+	NumShards int `yaml:"num_shards" json:"num_shards"`
+	// RowGroupRows is the number of rows per Parquet row group.
+	RowGroupRows int64 `yaml:"row_group_rows" json:"row_group_rows"`
+	// BufferMB bounds the rows a worker holds per bundle and task before
+	// writing them to a temporary file. It does not change the output.
+	BufferMB int `yaml:"buffer_mb" json:"-"`
+}
+
+// Default returns the defaults of every field except Input, Output and Tasks.
+func Default() Config {
+	return Config{
+		Seed:     12345,
+		Modality: "image",
+		Image: Image{
+			MaxPixels: 50_000_000, MaxBytes: 100 << 20,
+			MinWidth: 32, MinHeight: 32, MaxAspect: 4, Dedupe: true,
+			Resize: "center_crop", Size: 256, Filter: "catmullrom",
+			Encoding: "png", PNGLevel: "best_speed", JPEGQuality: 95,
+		},
+		Split: Split{Train: 0.98, Val: 0.01, Test: 0.01},
+		Sink:  Sink{NumShards: 16, RowGroupRows: 64, BufferMB: 64},
+	}
+}
+
+// file is the YAML layout; tasks are decoded by the registry.
+type file struct {
+	Seed     *int64               `yaml:"seed"`
+	Input    *string              `yaml:"input"`
+	Output   *string              `yaml:"output"`
+	Limit    *int                 `yaml:"limit"`
+	Modality *string              `yaml:"modality"`
+	Image    yaml.Node            `yaml:"image"`
+	Split    yaml.Node            `yaml:"split"`
+	Sink     yaml.Node            `yaml:"sink"`
+	Tasks    map[string]yaml.Node `yaml:"tasks"`
+}
+
+// Load reads a config file: defaults, then the file's values. Unknown keys
+// are errors, each named. It does not validate: call Validate after applying
+// command-line overrides.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes a config from YAML; see Load.
+func Parse(data []byte) (Config, error) {
+	cfg := Default()
+	var f file
+	if err := strict(data, &f); err != nil {
+		return cfg, err
+	}
+	if f.Seed != nil {
+		cfg.Seed = *f.Seed
+	}
+	if f.Input != nil {
+		cfg.Input = *f.Input
+	}
+	if f.Output != nil {
+		cfg.Output = *f.Output
+	}
+	if f.Limit != nil {
+		cfg.Limit = *f.Limit
+	}
+	if f.Modality != nil {
+		cfg.Modality = *f.Modality
+	}
+	var errs []error
+	for _, sec := range []struct {
+		name string
+		node *yaml.Node
+		into any
+	}{{"image", &f.Image, &cfg.Image}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}} {
+		if err := decodeNode(sec.node, sec.into); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
+		}
+	}
+	cfg.Tasks = map[string]transforms.Config{}
+	for _, name := range sortedKeys(f.Tasks) {
+		t, ok := transforms.Lookup(name)
+		if !ok {
+			errs = append(errs, fmt.Errorf("tasks.%s: unknown task (known: %s)", name, strings.Join(transforms.Names(""), ", ")))
+			continue
+		}
+		tc := t.NewConfig()
+		node := f.Tasks[name]
+		if err := decodeNode(&node, tc); err != nil {
+			errs = append(errs, fmt.Errorf("tasks.%s: %w", name, err))
+			continue
+		}
+		cfg.Tasks[name] = tc
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// strict decodes YAML rejecting unknown keys; yaml.v3 reports every unknown
+// key of a document in one error.
+func strict(data []byte, into any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil && err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+// decodeNode decodes a section strictly; an absent or null section keeps the defaults.
+func decodeNode(n *yaml.Node, into any) error {
+	if n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
+		return nil
+	}
+	data, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	return strict(data, into)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TaskNames returns the configured tasks, sorted.
+func (c Config) TaskNames() []string { return sortedKeys(c.Tasks) }
+
+// Validate reports every bad field, each by its path.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(c.Input) == "" {
+		bad("input", "is required (a file pattern such as testdata/images/**)")
+	}
+	if strings.TrimSpace(c.Output) == "" {
+		bad("output", "is required (a folder)")
+	}
+	if c.Limit < 0 {
+		bad("limit", "must be >= 0 (got %d)", c.Limit)
+	}
+	if c.Modality != "image" {
+		bad("modality", "must be image (got %q)", c.Modality)
+	}
+	im := c.Image
+	if im.MaxPixels <= 0 {
+		bad("image.max_pixels", "must be > 0 (got %d)", im.MaxPixels)
+	}
+	if im.MaxBytes <= 0 {
+		bad("image.max_bytes", "must be > 0 (got %d)", im.MaxBytes)
+	}
+	if im.MinWidth < 1 {
+		bad("image.min_width", "must be >= 1 (got %d)", im.MinWidth)
+	}
+	if im.MinHeight < 1 {
+		bad("image.min_height", "must be >= 1 (got %d)", im.MinHeight)
+	}
+	if !(im.MaxAspect >= 1) {
+		bad("image.max_aspect", "must be >= 1 (got %v)", im.MaxAspect)
+	}
+	if !oneOf(im.Resize, "center_crop", "keep_ratio", "border", "no") {
+		bad("image.resize", "must be one of center_crop, keep_ratio, border, no (got %q)", im.Resize)
+	}
+	if im.Size < 8 || im.Size > 8192 {
+		bad("image.size", "must be in [8, 8192] (got %d)", im.Size)
+	}
+	if !oneOf(im.Filter, "lanczos", "catmullrom", "linear", "box", "nearest") {
+		bad("image.filter", "must be one of lanczos, catmullrom, linear, box, nearest (got %q)", im.Filter)
+	}
+	if !oneOf(im.Encoding, "png", "jpeg", "raw") {
+		bad("image.encoding", "must be one of png, jpeg, raw (got %q)", im.Encoding)
+	}
+	if !oneOf(im.PNGLevel, "default", "best_speed", "best_compression", "none") {
+		bad("image.png_level", "must be one of default, best_speed, best_compression, none (got %q)", im.PNGLevel)
+	}
+	if im.JPEGQuality < 1 || im.JPEGQuality > 100 {
+		bad("image.jpeg_quality", "must be in [1, 100] (got %d)", im.JPEGQuality)
+	}
+	sp := c.Split
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"train", sp.Train}, {"val", sp.Val}, {"test", sp.Test}} {
+		if !(f.v >= 0 && f.v <= 1) {
+			bad("split."+f.name, "must be in [0, 1] (got %v)", f.v)
+		}
+	}
+	if s := sp.Train + sp.Val + sp.Test; math.Abs(s-1) > 1e-9 {
+		bad("split", "train + val + test must be 1 (got %v)", s)
+	}
+	if c.Sink.NumShards < 1 || c.Sink.NumShards > 99999 {
+		bad("sink.num_shards", "must be in [1, 99999] (got %d)", c.Sink.NumShards)
+	}
+	if c.Sink.RowGroupRows < 1 {
+		bad("sink.row_group_rows", "must be >= 1 (got %d)", c.Sink.RowGroupRows)
+	}
+	if c.Sink.BufferMB < 1 {
+		bad("sink.buffer_mb", "must be >= 1 (got %d)", c.Sink.BufferMB)
+	}
+	if len(c.Tasks) == 0 {
+		bad("tasks", "at least one task is required (known: %s)", strings.Join(transforms.Names(""), ", "))
+	}
+	for _, name := range c.TaskNames() {
+		t, ok := transforms.Lookup(name)
+		if !ok {
+			bad("tasks."+name, "unknown task")
+			continue
+		}
+		if t.Modality != c.Modality {
+			bad("tasks."+name, "is a %s task; this config's modality is %s", t.Modality, c.Modality)
+		}
+		if err := c.Tasks[name].Validate("tasks." + name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func oneOf(v string, options ...string) bool {
+	for _, o := range options {
+		if v == o {
+			return true
+		}
+	}
+	return false
+}
+
+// LabelConfig is the part of the config that shapes task's labels: what the
+// manifest records and config_hash covers. Paths, limits, runner flags and
+// times are never part of it, so runs into different folders agree.
+func (c Config) LabelConfig(task string) (json.RawMessage, string, error) {
+	doc := struct {
+		Task     string            `json:"task"`
+		Modality string            `json:"modality"`
+		Image    Image             `json:"image"`
+		Split    Split             `json:"split"`
+		Sink     Sink              `json:"sink"`
+		Config   transforms.Config `json:"config"`
+	}{task, c.Modality, c.Image, c.Split, c.Sink, c.Tasks[task]}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(data)
+	return data, hex.EncodeToString(sum[:]), nil
+}
+
+// TaskJSON is the task's config as JSON, the form DoFns carry it in.
+func (c Config) TaskJSON(task string) ([]byte, error) { return json.Marshal(c.Tasks[task]) }

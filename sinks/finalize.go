@@ -1,0 +1,310 @@
+package sinks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+)
+
+func init() {
+	register.Function1x2[TempFile, string, TempFile](keyTempFile)
+	register.Function1x2[string, string, int](presentKey)
+	register.DoFn5x1[context.Context, string, func(*int) bool, func(*TempFile) bool, func(string, StagedShard), error](&mergeFn{})
+	register.DoFn5x2[context.Context, string, func(*int) bool, func(*StagedShard) bool, Tally, string, error](&commitFn{})
+	register.Combiner2[Tally, string](&tallyFn{})
+	register.Iter1[int]()
+	register.Iter1[TempFile]()
+	register.Iter1[StagedShard]()
+	register.Emitter2[string, StagedShard]()
+	beam.RegisterType(typeOf[TempFile]())
+	beam.RegisterType(typeOf[StagedShard]())
+	beam.RegisterType(typeOf[Tally]())
+}
+
+// Commit is what Finalize needs to commit each dataset of a run.
+type Commit struct {
+	Dataset
+	Task       string
+	Seed       int64
+	ConfigHash string
+	// Config is the resolved label-shaping config, as JSON.
+	Config json.RawMessage
+	Info   map[string]int64
+}
+
+// metadata is the key/value metadata in every shard's footer.
+func (c Commit) metadata() map[string]string {
+	return map[string]string{
+		"pretext.task":           c.Task,
+		"pretext.schema_version": SchemaVersion,
+		"pretext.config_hash":    c.ConfigHash,
+		"pretext.seed":           strconv.FormatInt(c.Seed, 10),
+		"pretext.version":        Version,
+	}
+}
+
+// StagedShard is a merged shard waiting in the staging folder.
+type StagedShard struct {
+	Dataset   string
+	Partition int
+	Staged    string
+	Rows      int64
+	Bytes     int64
+	SHA256    string
+	Stats     map[string]int64
+}
+
+// Tally counts outcome strings.
+type Tally struct{ Counts map[string]int64 }
+
+// Finalize merges and commits the datasets of a run.
+//
+// temps is PCollection<TempFile> from every Writer of the run; outcomes is
+// PCollection<string> holding one OutcomeInput and one final outcome per
+// input. It returns PCollection<string> of the manifests written. Every
+// dataset in commits gets its num_shards shards and a manifest, even if no row
+// reached it.
+func Finalize(s beam.Scope, commits []Commit, temps, outcomes beam.PCollection) beam.PCollection {
+	s = s.Scope("sinks.Finalize")
+	var partKeys, names []string
+	for _, c := range commits {
+		names = append(names, c.Name)
+		for k := 0; k < c.NumShards; k++ {
+			partKeys = append(partKeys, partitionKey(c.Name, k))
+		}
+	}
+	parts := beam.ParDo(s, presentKey, beam.CreateList(s, partKeys))
+	keyed := beam.ParDo(s, keyTempFile, temps)
+	staged := beam.ParDo(s, &mergeFn{Commits: commits}, beam.CoGroupByKey(s, parts, keyed))
+
+	tally := beam.Combine(s, &tallyFn{}, outcomes)
+	datasets := beam.ParDo(s, presentKey, beam.CreateList(s, names))
+	return beam.ParDo(s, &commitFn{Commits: commits}, beam.CoGroupByKey(s, datasets, staged), beam.SideInput{Input: tally})
+}
+
+func partitionKey(dataset string, k int) string { return fmt.Sprintf("%s/%05d", dataset, k) }
+
+func keyTempFile(t TempFile) (string, TempFile) { return partitionKey(t.Dataset, t.Partition), t }
+
+func presentKey(k string) (string, int) { return k, 1 }
+
+func findCommit(commits []Commit, name string) (Commit, error) {
+	for _, c := range commits {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return Commit{}, fmt.Errorf("sinks: dataset %q is not part of this run", name)
+}
+
+// mergeFn merges one partition's temporary files into a staged shard.
+type mergeFn struct {
+	Commits []Commit
+}
+
+func (f *mergeFn) ProcessElement(ctx context.Context, key string, _ func(*int) bool, temps func(*TempFile) bool, emit func(string, StagedShard)) error {
+	i := strings.LastIndexByte(key, '/')
+	name := key[:i]
+	k, err := strconv.Atoi(key[i+1:])
+	if err != nil {
+		return fmt.Errorf("sinks: bad partition key %q", key)
+	}
+	c, err := findCommit(f.Commits, name)
+	if err != nil {
+		return err
+	}
+	var inputs []string
+	stats := map[string]int64{}
+	var want int64
+	var t TempFile
+	for temps(&t) {
+		inputs = append(inputs, t.Path)
+		want += t.Rows
+		for s, n := range t.Stats {
+			stats[s] += n
+		}
+	}
+	sort.Strings(inputs)
+	format, err := LookupFormat(c.Format)
+	if err != nil {
+		return err
+	}
+	fs, err := filesystem.New(ctx, c.Dir)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	staged := Join(c.StagingDir(), fmt.Sprintf("%s-%05d-of-%05d.staged", c.Name, k, c.NumShards))
+	out, err := fs.OpenWrite(ctx, staged)
+	if err != nil {
+		return fmt.Errorf("sinks: creating %s: %w", staged, err)
+	}
+	cw := &countingWriter{w: out, h: sha256.New()}
+	rows, err := format.Merge(ctx, fs, inputs, cw, ShardOptions{RowGroupRows: c.RowGroupRows, Metadata: c.metadata()})
+	if err != nil {
+		out.Close()
+		return fmt.Errorf("sinks: merging %s: %w", staged, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("sinks: closing %s: %w", staged, err)
+	}
+	if rows != want {
+		return fmt.Errorf("sinks: %s: merged %d rows, temporary files announced %d", staged, rows, want)
+	}
+	emit(name, StagedShard{Dataset: name, Partition: k, Staged: staged, Rows: rows, Bytes: cw.n, SHA256: hex.EncodeToString(cw.h.Sum(nil)), Stats: stats})
+	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// commitFn publishes one dataset once all its shards are staged.
+type commitFn struct {
+	Commits []Commit
+}
+
+func (f *commitFn) ProcessElement(ctx context.Context, name string, _ func(*int) bool, stagedIter func(*StagedShard) bool, tally Tally) (string, error) {
+	c, err := findCommit(f.Commits, name)
+	if err != nil {
+		return "", err
+	}
+	counts := CountsOf(tally.Counts)
+	if err := counts.Check(); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	shards := make([]StagedShard, c.NumShards)
+	seen := make([]bool, c.NumShards)
+	var sh StagedShard
+	for stagedIter(&sh) {
+		if sh.Partition < 0 || sh.Partition >= c.NumShards || seen[sh.Partition] {
+			return "", fmt.Errorf("sinks: %s: unexpected or repeated shard %d", name, sh.Partition)
+		}
+		seen[sh.Partition] = true
+		shards[sh.Partition] = sh
+	}
+	for k, ok := range seen {
+		if !ok {
+			return "", fmt.Errorf("sinks: %s: shard %d was never staged", name, k)
+		}
+	}
+	fs, err := filesystem.New(ctx, c.Dir)
+	if err != nil {
+		return "", err
+	}
+	defer fs.Close()
+
+	m := &Manifest{
+		Task: c.Task, SchemaVersion: SchemaVersion, PretextVersion: Version,
+		Seed: c.Seed, ConfigHash: c.ConfigHash, Config: c.Config,
+		Inputs: counts.Inputs, Labeled: counts.Labeled, Filtered: counts.Filtered,
+		DeadLetters: counts.DeadTotal(), DeadLetterReasons: counts.Dead,
+		Stats: map[string]int64{}, Info: c.Info, Shards: []ShardEntry{},
+	}
+	final := map[string]bool{}
+	for k, sh := range shards {
+		dst := c.ShardName(k)
+		if err := filesystem.Rename(ctx, fs, sh.Staged, dst); err != nil {
+			return "", fmt.Errorf("sinks: publishing %s: %w", dst, err)
+		}
+		final[dst] = true
+		m.Rows += sh.Rows
+		for s, n := range sh.Stats {
+			m.Stats[s] += n
+		}
+		m.Shards = append(m.Shards, ShardEntry{Path: path.Base(dst), Rows: sh.Rows, Bytes: sh.Bytes, SHA256: sh.SHA256})
+	}
+	if err := removeStale(ctx, fs, c, final); err != nil {
+		return "", err
+	}
+	data, err := m.encode()
+	if err != nil {
+		return "", err
+	}
+	// Written under a temporary name and renamed, so a reader never sees half a manifest.
+	tmp := Join(c.Dir, "."+ManifestName+".tmp")
+	if err := filesystem.Write(ctx, fs, tmp, data); err != nil {
+		return "", fmt.Errorf("sinks: writing manifest: %w", err)
+	}
+	if err := filesystem.Rename(ctx, fs, tmp, c.ManifestPath()); err != nil {
+		return "", fmt.Errorf("sinks: publishing manifest: %w", err)
+	}
+	return c.ManifestPath(), nil
+}
+
+// removeStale deletes what is left of this and earlier runs in the dataset
+// folder: staging folders (temporary files of every bundle attempt, committed
+// or not) and shards of an earlier run that this run did not replace (an
+// earlier num_shards).
+func removeStale(ctx context.Context, fs filesystem.Interface, c Commit, keep map[string]bool) error {
+	rm, ok := fs.(filesystem.Remover)
+	if !ok {
+		return fmt.Errorf("sinks: the filesystem of %s cannot remove files", c.Dir)
+	}
+	var stale []string
+	for _, glob := range []string{Join(c.Dir, c.Name+"-*-of-*.parquet"), Join(c.Dir, ".staging-*/*")} {
+		found, err := fs.List(ctx, glob)
+		if err != nil {
+			return fmt.Errorf("sinks: listing %s: %w", glob, err)
+		}
+		for _, f := range found {
+			if !keep[f] {
+				stale = append(stale, f)
+			}
+		}
+	}
+	for _, f := range stale {
+		if err := rm.Remove(ctx, f); err != nil {
+			return fmt.Errorf("sinks: removing %s: %w", f, err)
+		}
+	}
+	// Local folders outlive their files; object stores have no folders.
+	dirs, err := fs.List(ctx, Join(c.Dir, ".staging-*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := rm.Remove(ctx, d); err != nil {
+			return fmt.Errorf("sinks: removing %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// tallyFn counts outcome strings.
+type tallyFn struct{}
+
+func (tallyFn) CreateAccumulator() Tally { return Tally{Counts: map[string]int64{}} }
+
+func (tallyFn) AddInput(t Tally, outcome string) Tally {
+	t.Counts[outcome]++
+	return t
+}
+
+func (tallyFn) MergeAccumulators(a, b Tally) Tally {
+	for k, v := range b.Counts {
+		a.Counts[k] += v
+	}
+	return a
+}

@@ -1,0 +1,291 @@
+package sinks
+
+import (
+	"container/heap"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
+	pzstd "github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// Format is a row type as the sinks handle it, with the type erased so that a
+// registry, a DoFn or a plan can hold formats of different row types.
+type Format interface {
+	// Name identifies the format across processes (the row type's name).
+	Name() string
+	// Schema is the Parquet schema of the shards.
+	Schema() *parquet.Schema
+	// NewPartition returns an empty in-memory partition of rows.
+	NewPartition() Partition
+	// Merge k-way merges sorted temporary files into one Parquet shard written
+	// to w, in (key, variant) order. It streams: memory holds one row per input.
+	Merge(ctx context.Context, fs filesystem.Interface, inputs []string, w io.Writer, opts ShardOptions) (rows int64, err error)
+}
+
+// Partition buffers the rows of one partition of one bundle.
+type Partition interface {
+	// Add appends row, whose payload is about size bytes. It fails if row is
+	// not of the partition's type.
+	Add(row any, size int) error
+	// Len is the number of rows held; Bytes their estimated size.
+	Len() int
+	Bytes() int
+	// WriteSorted sorts the rows by (key, variant), writes them as a temporary
+	// file to w and empties the partition.
+	WriteSorted(w io.Writer) error
+}
+
+// ShardOptions shape a shard's bytes.
+type ShardOptions struct {
+	RowGroupRows int64             // rows per row group
+	Metadata     map[string]string // footer key/value metadata
+}
+
+var (
+	formatsMu sync.Mutex
+	formats   = map[string]Format{}
+)
+
+// FormatOf returns the format of row type T and registers it so that
+// LookupFormat finds it by name in any process running the same binary.
+func FormatOf[T Row]() Format {
+	f := format[T]{name: typeOf[T]().String()}
+	formatsMu.Lock()
+	defer formatsMu.Unlock()
+	formats[f.name] = f
+	return f
+}
+
+// LookupFormat returns the format registered under name.
+func LookupFormat(name string) (Format, error) {
+	formatsMu.Lock()
+	defer formatsMu.Unlock()
+	f, ok := formats[name]
+	if !ok {
+		return nil, fmt.Errorf("sinks: no row format %q registered in this binary", name)
+	}
+	return f, nil
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+
+type format[T Row] struct{ name string }
+
+func (f format[T]) Name() string            { return f.name }
+func (f format[T]) Schema() *parquet.Schema { return parquet.SchemaOf(new(T)) }
+func (f format[T]) NewPartition() Partition { return &partition[T]{} }
+
+type partition[T Row] struct {
+	rows  []T
+	bytes int
+}
+
+func (p *partition[T]) Add(row any, size int) error {
+	r, ok := row.(T)
+	if !ok {
+		return fmt.Errorf("sinks: row of type %T added to a partition of %s", row, typeOf[T]())
+	}
+	p.rows = append(p.rows, r)
+	p.bytes += size
+	return nil
+}
+
+func (p *partition[T]) Len() int   { return len(p.rows) }
+func (p *partition[T]) Bytes() int { return p.bytes }
+
+func less[T Row](a, b T) bool {
+	if ka, kb := a.RowKey(), b.RowKey(); ka != kb {
+		return ka < kb
+	}
+	return a.RowVariant() < b.RowVariant()
+}
+
+// Temporary files are zstd-compressed gob streams rather than Parquet: Beam's
+// filesystems give no random access, and a stream reads back from any store
+// with memory for one row.
+var encoderOptions = []zstd.EOption{
+	zstd.WithEncoderLevel(zstd.SpeedFastest),
+	zstd.WithEncoderConcurrency(1),
+	zstd.WithWindowSize(1 << 20),
+}
+
+func (p *partition[T]) WriteSorted(w io.Writer) error {
+	sort.Slice(p.rows, func(i, j int) bool { return less(p.rows[i], p.rows[j]) })
+	zw, err := zstd.NewWriter(w, encoderOptions...)
+	if err != nil {
+		return err
+	}
+	enc := gob.NewEncoder(zw)
+	for i := range p.rows {
+		if err := enc.Encode(&p.rows[i]); err != nil {
+			zw.Close()
+			return fmt.Errorf("sinks: encoding temporary row: %w", err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	clear(p.rows)
+	p.rows = p.rows[:0]
+	p.bytes = 0
+	return nil
+}
+
+// tempReader streams the rows of one temporary file.
+type tempReader[T Row] struct {
+	name string
+	rc   io.ReadCloser
+	zr   *zstd.Decoder
+	dec  *gob.Decoder
+	head T
+}
+
+func openTemp[T Row](ctx context.Context, fs filesystem.Interface, name string) (*tempReader[T], error) {
+	rc, err := fs.OpenRead(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: opening temporary file %s: %w", name, err)
+	}
+	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return &tempReader[T]{name: name, rc: rc, zr: zr, dec: gob.NewDecoder(zr)}, nil
+}
+
+// next reads the following row into head; it returns io.EOF at the end.
+func (t *tempReader[T]) next() error {
+	var row T
+	if err := t.dec.Decode(&row); err != nil {
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+		return fmt.Errorf("sinks: reading temporary file %s: %w", t.name, err)
+	}
+	t.head = row
+	return nil
+}
+
+func (t *tempReader[T]) close() error {
+	t.zr.Close()
+	return t.rc.Close()
+}
+
+type mergeHeap[T Row] []*tempReader[T]
+
+func (h mergeHeap[T]) Len() int           { return len(h) }
+func (h mergeHeap[T]) Less(i, j int) bool { return less(h[i].head, h[j].head) }
+func (h mergeHeap[T]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap[T]) Push(x any)        { *h = append(*h, x.(*tempReader[T])) }
+func (h *mergeHeap[T]) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// NewShardWriter returns a Parquet writer with the options every pretext shard
+// is written with, so that the same rows always give the same bytes.
+func NewShardWriter[T any](w io.Writer, opts ShardOptions) *parquet.GenericWriter[T] {
+	rowGroup := opts.RowGroupRows
+	if rowGroup <= 0 {
+		rowGroup = 256
+	}
+	wopts := []parquet.WriterOption{
+		parquet.Compression(&pzstd.Codec{Level: pzstd.SpeedDefault, Concurrency: 1}),
+		parquet.MaxRowsPerRowGroup(rowGroup),
+		parquet.CreatedBy("pretext", Version, ""),
+	}
+	keys := make([]string, 0, len(opts.Metadata))
+	for k := range opts.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		wopts = append(wopts, parquet.KeyValueMetadata(k, opts.Metadata[k]))
+	}
+	return parquet.NewGenericWriter[T](w, wopts...)
+}
+
+func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []string, w io.Writer, opts ShardOptions) (int64, error) {
+	h := make(mergeHeap[T], 0, len(inputs))
+	defer func() {
+		for _, t := range h {
+			t.close()
+		}
+	}()
+	for _, name := range inputs {
+		t, err := openTemp[T](ctx, fs, name)
+		if err != nil {
+			return 0, err
+		}
+		switch err := t.next(); {
+		case err == io.EOF:
+			t.close()
+			continue
+		case err != nil:
+			t.close()
+			return 0, err
+		}
+		h = append(h, t)
+	}
+	heap.Init(&h)
+	pw := NewShardWriter[T](w, opts)
+	const batchSize = 64
+	batch := make([]T, 0, batchSize)
+	var rows int64
+	var last T
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := pw.Write(batch); err != nil {
+			return err
+		}
+		clear(batch)
+		batch = batch[:0]
+		return nil
+	}
+	for h.Len() > 0 {
+		t := h[0]
+		row := t.head
+		if rows > 0 && !less(last, row) {
+			return 0, fmt.Errorf("sinks: row (%q, %d) appears twice or out of order in %s", row.RowKey(), row.RowVariant(), t.name)
+		}
+		last = row
+		batch = append(batch, row)
+		rows++
+		if len(batch) == batchSize {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+		}
+		switch err := t.next(); {
+		case err == io.EOF:
+			heap.Pop(&h)
+			if err := t.close(); err != nil {
+				return 0, err
+			}
+		case err != nil:
+			return 0, err
+		default:
+			heap.Fix(&h, 0)
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if err := pw.Close(); err != nil {
+		return 0, fmt.Errorf("sinks: closing shard: %w", err)
+	}
+	return rows, nil
+}

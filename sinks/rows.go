@@ -1,0 +1,94 @@
+package sinks
+
+import "github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+// SchemaVersion is the version of the row types below; it is written into every
+// shard's footer and bumped whenever a column changes meaning or type.
+const SchemaVersion = "1"
+
+// Row is what the sinks need to know of a row type: its sort key.
+type Row interface {
+	RowKey() string
+	RowVariant() int32
+}
+
+// ColorizeRow is one example of the colorize task: a grayscale input and its
+// colour target, with the Lab ab channels and their quantised bins.
+type ColorizeRow struct {
+	Key          string  `parquet:"key"`
+	Source       string  `parquet:"source"`
+	Variant      int32   `parquet:"variant"`
+	Split        string  `parquet:"split"`
+	Width        int32   `parquet:"width"`
+	Height       int32   `parquet:"height"`
+	Encoding     string  `parquet:"encoding"`
+	Input        []byte  `parquet:"input"`
+	Target       []byte  `parquet:"target"`
+	TargetAB     []int8  `parquet:"target_ab,list"`
+	ABBins       []int16 `parquet:"ab_bins,list"`
+	ABStride     int32   `parquet:"ab_stride"`
+	ABHeight     int32   `parquet:"ab_height"`
+	ABWidth      int32   `parquet:"ab_width"`
+	SourceIsGray bool    `parquet:"source_is_gray"`
+}
+
+// DenoiseRow is one example of the denoise task: a noisy input and the clean target.
+type DenoiseRow struct {
+	Key        string  `parquet:"key"`
+	Source     string  `parquet:"source"`
+	Variant    int32   `parquet:"variant"`
+	Split      string  `parquet:"split"`
+	Width      int32   `parquet:"width"`
+	Height     int32   `parquet:"height"`
+	Encoding   string  `parquet:"encoding"`
+	Input      []byte  `parquet:"input"`
+	Target     []byte  `parquet:"target"`
+	Noise      string  `parquet:"noise"`
+	NoiseLevel float32 `parquet:"noise_level"`
+}
+
+// InpaintRow is one example of the inpaint task: an input with holes, the hole
+// mask (255 = hole) and the complete target.
+type InpaintRow struct {
+	Key       string  `parquet:"key"`
+	Source    string  `parquet:"source"`
+	Variant   int32   `parquet:"variant"`
+	Split     string  `parquet:"split"`
+	Width     int32   `parquet:"width"`
+	Height    int32   `parquet:"height"`
+	Encoding  string  `parquet:"encoding"`
+	Input     []byte  `parquet:"input"`
+	Target    []byte  `parquet:"target"`
+	Mask      []byte  `parquet:"mask"`
+	MaskKind  string  `parquet:"mask_kind"`
+	MaskRatio float32 `parquet:"mask_ratio"`
+}
+
+// DeadLetter is an input that could not be labeled, with the stage that gave
+// up on it and why.
+type DeadLetter struct {
+	Key    string `parquet:"key"`
+	Source string `parquet:"source"`
+	Stage  string `parquet:"stage"`
+	Reason string `parquet:"reason"`
+	Detail string `parquet:"detail"`
+}
+
+func (r ColorizeRow) RowKey() string    { return r.Key }
+func (r ColorizeRow) RowVariant() int32 { return r.Variant }
+func (r DenoiseRow) RowKey() string     { return r.Key }
+func (r DenoiseRow) RowVariant() int32  { return r.Variant }
+func (r InpaintRow) RowKey() string     { return r.Key }
+func (r InpaintRow) RowVariant() int32  { return r.Variant }
+func (r DeadLetter) RowKey() string     { return r.Key + "\x00" + r.Source }
+func (r DeadLetter) RowVariant() int32  { return 0 }
+
+// DeadLetters is the name of the dataset dead letters are written to.
+const DeadLetters = "_dead_letters"
+
+// DeadLetterFormat is the dead-letter row format.
+var DeadLetterFormat = FormatOf[DeadLetter]()
+
+func init() {
+	beam.RegisterType(typeOf[DeadLetter]())
+}

@@ -1,0 +1,307 @@
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	"github.com/parquet-go/parquet-go"
+)
+
+var denoiseFormat = FormatOf[DenoiseRow]()
+
+func testRows(n int) []DenoiseRow {
+	r := rand.New(rand.NewPCG(1, 2))
+	rows := make([]DenoiseRow, 0, n)
+	for i := 0; i < n; i++ {
+		payload := make([]byte, 100+r.IntN(200))
+		for j := range payload {
+			payload[j] = byte(r.IntN(256))
+		}
+		rows = append(rows, DenoiseRow{Key: fmt.Sprintf("img/%04d.jpg", i), Variant: int32(i % 2), Split: "train",
+			Width: 8, Height: 8, Encoding: "png", Input: payload, Target: payload[:50], Noise: "gaussian", NoiseLevel: float32(i)})
+	}
+	return rows
+}
+
+func dataset(dir string, shards int) Commit {
+	return Commit{
+		Dataset: Dataset{Name: "denoise", Format: denoiseFormat.Name(), Dir: filepath.Join(dir, "denoise"), RunID: "r1",
+			NumShards: shards, RowGroupRows: 16, MaxBufferBytes: 4096},
+		Task: "denoise", Seed: 7, ConfigHash: "abc", Config: json.RawMessage(`{"x":1}`),
+	}
+}
+
+// writeDataset writes rows through Writers, one per bundle of bundleSize rows
+// taken in the given order, then merges and commits as Finalize does.
+func writeDataset(t *testing.T, c Commit, rows []DenoiseRow, bundleSize int) *Manifest {
+	t.Helper()
+	ctx := context.Background()
+	var temps []TempFile
+	for start := 0; start < len(rows); start += bundleSize {
+		w, err := NewWriter(ctx, c.Dataset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows[start:min(start+bundleSize, len(rows))] {
+			if err := w.Add(ctx, r.Key, r, len(r.Input)); err != nil {
+				t.Fatal(err)
+			}
+			w.Count("noise/"+r.Noise, 1)
+		}
+		tf, err := w.Flush(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		temps = append(temps, tf...)
+	}
+	return commit(t, c, temps, int64(len(rows)))
+}
+
+func commit(t *testing.T, c Commit, temps []TempFile, inputs int64) *Manifest {
+	t.Helper()
+	ctx := context.Background()
+	byPart := map[int][]TempFile{}
+	for _, tf := range temps {
+		byPart[tf.Partition] = append(byPart[tf.Partition], tf)
+	}
+	mf := &mergeFn{Commits: []Commit{c}}
+	var staged []StagedShard
+	for k := 0; k < c.NumShards; k++ {
+		list := byPart[k]
+		i := 0
+		err := mf.ProcessElement(ctx, partitionKey(c.Name, k), nil, func(tf *TempFile) bool {
+			if i == len(list) {
+				return false
+			}
+			*tf = list[i]
+			i++
+			return true
+		}, func(_ string, s StagedShard) { staged = append(staged, s) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := 0
+	tally := Tally{Counts: map[string]int64{OutcomeInput: inputs, OutcomeLabeled: inputs}}
+	path, err := (&commitFn{Commits: []Commit{c}}).ProcessElement(ctx, c.Name, nil, func(s *StagedShard) bool {
+		if j == len(staged) {
+			return false
+		}
+		*s = staged[j]
+		j++
+		return true
+	}, tally)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadManifest(ctx, c.Dir)
+	if err != nil {
+		t.Fatalf("reading %s: %v", path, err)
+	}
+	return m
+}
+
+func shardBytes(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = b
+	}
+	return out
+}
+
+func TestShardsIndependentOfBundling(t *testing.T) {
+	rows := testRows(300)
+	var ref map[string][]byte
+	for i, bundle := range []int{300, 1, 7, 64} {
+		dir := t.TempDir()
+		c := dataset(dir, 4)
+		shuffled := append([]DenoiseRow(nil), rows...)
+		rand.New(rand.NewPCG(uint64(i), 9)).Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+		m := writeDataset(t, c, shuffled, bundle)
+		if m.Rows != 300 || len(m.Shards) != 4 || m.Stats["noise/gaussian"] != 300 {
+			t.Fatalf("bundle %d: manifest rows %d shards %d stats %v", bundle, m.Rows, len(m.Shards), m.Stats)
+		}
+		got := shardBytes(t, c.Dir)
+		if _, ok := got[".staging-r1"]; ok {
+			t.Errorf("bundle %d: staging folder left behind", bundle)
+		}
+		if ref == nil {
+			ref = got
+			continue
+		}
+		if len(got) != len(ref) {
+			t.Fatalf("bundle %d: %d files, want %d", bundle, len(got), len(ref))
+		}
+		for name, b := range ref {
+			if name == ManifestName {
+				continue
+			}
+			if !bytes.Equal(got[name], b) {
+				t.Errorf("bundle size %d: %s differs from bundle size 300", bundle, name)
+			}
+		}
+	}
+}
+
+func TestShardContents(t *testing.T) {
+	dir := t.TempDir()
+	c := dataset(dir, 3)
+	rows := testRows(100)
+	m := writeDataset(t, c, rows, 13)
+	var keys []string
+	for _, sh := range m.Shards {
+		f, err := os.Open(filepath.Join(c.Dir, sh.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := f.Stat()
+		if info.Size() != sh.Bytes {
+			t.Errorf("%s: %d bytes, manifest says %d", sh.Path, info.Size(), sh.Bytes)
+		}
+		pf, err := parquet.OpenFile(f, info.Size())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range map[string]string{"pretext.task": "denoise", "pretext.seed": "7", "pretext.config_hash": "abc", "pretext.schema_version": SchemaVersion} {
+			if got, _ := pf.Lookup(k); got != want {
+				t.Errorf("%s footer %s = %q, want %q", sh.Path, k, got, want)
+			}
+		}
+		r := parquet.NewGenericReader[DenoiseRow](f)
+		buf := make([]DenoiseRow, 1000)
+		n, _ := r.Read(buf)
+		if int64(n) != sh.Rows {
+			t.Errorf("%s: read %d rows, manifest says %d", sh.Path, n, sh.Rows)
+		}
+		for i := 0; i < n; i++ {
+			keys = append(keys, buf[i].Key)
+			if i > 0 && !less(buf[i-1], buf[i]) {
+				t.Errorf("%s: rows out of order at %d", sh.Path, i)
+			}
+			if PartitionOf(buf[i].Key, 3) != sh.partition(t) {
+				t.Errorf("%s: key %s in the wrong shard", sh.Path, buf[i].Key)
+			}
+		}
+		f.Close()
+	}
+	sort.Strings(keys)
+	if len(keys) != 100 {
+		t.Fatalf("read %d rows back, wrote 100", len(keys))
+	}
+}
+
+func (s ShardEntry) partition(t *testing.T) int {
+	var name string
+	var k, n int
+	if _, err := fmt.Sscanf(s.Path, "denoise-%05d-of-%05d.parquet", &k, &n); err != nil {
+		t.Fatalf("shard name %q: %v (%s)", s.Path, err, name)
+	}
+	return k
+}
+
+// A retried or duplicated bundle attempt leaves temporary files whose names
+// never reach Finalize: they must not be published and must not survive.
+func TestOrphanTempFilesNeverPublished(t *testing.T) {
+	dir := t.TempDir()
+	c := dataset(dir, 2)
+	ctx := context.Background()
+	rows := testRows(40)
+	// The failed attempt writes its temporary files, then dies before emitting.
+	w, _ := NewWriter(ctx, c.Dataset)
+	for _, r := range rows {
+		r.Noise = "from-failed-attempt"
+		w.Add(ctx, r.Key, r, 10)
+	}
+	orphans, err := w.Flush(ctx)
+	if err != nil || len(orphans) == 0 {
+		t.Fatalf("failed attempt wrote %d files, err %v", len(orphans), err)
+	}
+	m := writeDataset(t, c, rows, 40)
+	if m.Rows != 40 {
+		t.Fatalf("rows %d, want 40", m.Rows)
+	}
+	for _, o := range orphans {
+		if _, err := os.Stat(o.Path); !os.IsNotExist(err) {
+			t.Errorf("orphan %s survived the commit", o.Path)
+		}
+	}
+	for _, sh := range m.Shards {
+		f, _ := os.Open(filepath.Join(c.Dir, sh.Path))
+		r := parquet.NewGenericReader[DenoiseRow](f)
+		buf := make([]DenoiseRow, 100)
+		n, _ := r.Read(buf)
+		for _, row := range buf[:n] {
+			if row.Noise == "from-failed-attempt" {
+				t.Fatalf("a row of the failed attempt was published")
+			}
+		}
+		f.Close()
+	}
+}
+
+// A rerun with fewer shards removes the earlier run's extra shards.
+func TestRerunRemovesStaleShards(t *testing.T) {
+	dir := t.TempDir()
+	writeDataset(t, dataset(dir, 5), testRows(50), 50)
+	c := dataset(dir, 2)
+	c.RunID = "r2"
+	writeDataset(t, c, testRows(50), 50)
+	got := shardBytes(t, c.Dir)
+	var names []string
+	for n := range got {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	want := []string{ManifestName, "denoise-00000-of-00002.parquet", "denoise-00001-of-00002.parquet"}
+	if fmt.Sprint(names) != fmt.Sprint(want) {
+		t.Fatalf("files after rerun: %v, want %v", names, want)
+	}
+}
+
+func TestCommitRefusesLostInputs(t *testing.T) {
+	dir := t.TempDir()
+	c := dataset(dir, 1)
+	_, err := (&commitFn{Commits: []Commit{c}}).ProcessElement(context.Background(), c.Name, nil,
+		func(*StagedShard) bool { return false },
+		Tally{Counts: map[string]int64{OutcomeInput: 3, OutcomeLabeled: 1, OutcomeDead("decode", "x"): 1}})
+	if err == nil {
+		t.Fatal("commit accepted 3 inputs with 2 outcomes")
+	}
+	if _, err := ReadManifest(context.Background(), c.Dir); err == nil {
+		t.Fatal("a manifest was written")
+	}
+}
+
+func TestReadManifestRefusesIncomplete(t *testing.T) {
+	_, err := ReadManifest(context.Background(), t.TempDir())
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("incomplete")) {
+		t.Fatalf("got %v, want an incomplete-dataset error", err)
+	}
+}
+
+func TestCountsCheck(t *testing.T) {
+	c := CountsOf(map[string]int64{OutcomeInput: 5, OutcomeLabeled: 2, OutcomeFiltered("duplicate"): 1, OutcomeDead("decode", "pixel_limit"): 2})
+	if err := c.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Filtered["duplicate"] != 1 || c.Dead["decode/pixel_limit"] != 2 || c.DeadTotal() != 2 {
+		t.Fatalf("counts %+v", c)
+	}
+}
+
+var _ = filesystem.New

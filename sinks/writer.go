@@ -1,0 +1,175 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"path"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/google/uuid"
+)
+
+// TempFile names one sorted temporary file that a bundle wrote for one
+// partition of one dataset. It is the only thing about rows that travels
+// through Beam.
+type TempFile struct {
+	Dataset   string
+	Partition int
+	Path      string
+	Rows      int64
+	// Stats are label statistics of the bundle's rows; one file of each bundle
+	// carries them (the commit sums them).
+	Stats map[string]int64
+}
+
+// Dataset describes one output dataset of a run: where it goes and how its
+// shards are shaped. It is a plain value so that DoFns can carry it.
+type Dataset struct {
+	Name         string // task name, or DeadLetters
+	Format       string // Format.Name() of its row type
+	Dir          string // OUT/<name>
+	RunID        string // names the staging folder
+	NumShards    int
+	RowGroupRows int64
+	// MaxBufferBytes bounds the rows a Writer holds: when a bundle's rows
+	// reach it, every partition is written out as a temporary file.
+	MaxBufferBytes int
+}
+
+// StagingDir is where the dataset's temporary files and staged shards live
+// until the commit. Its name starts with a dot and none of its files end in
+// .parquet, so no reader mistakes it for data.
+func (d Dataset) StagingDir() string { return Join(d.Dir, ".staging-"+d.RunID) }
+
+// ShardName is the final name of shard k.
+func (d Dataset) ShardName(k int) string {
+	return Join(d.Dir, fmt.Sprintf("%s-%05d-of-%05d.parquet", d.Name, k, d.NumShards))
+}
+
+// ManifestPath is the dataset's commit point.
+func (d Dataset) ManifestPath() string { return Join(d.Dir, ManifestName) }
+
+// Join joins a folder and a name with a slash, for local paths and URIs alike.
+func Join(dir, name string) string {
+	if strings.Contains(dir, "://") {
+		return strings.TrimRight(dir, "/") + "/" + name
+	}
+	return path.Join(dir, name)
+}
+
+// PartitionOf is the shard a key belongs to.
+func PartitionOf(key string, numShards int) int {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return int(h.Sum64() % uint64(numShards))
+}
+
+// Writer is the sink's half inside a DoFn: it buffers one bundle's rows of one
+// dataset by partition and writes them out as sorted temporary files. Create
+// it in StartBundle, Add rows in ProcessElement, Flush in FinishBundle and
+// emit the returned TempFiles.
+type Writer struct {
+	ds     Dataset
+	format Format
+	fs     filesystem.Interface
+	parts  []Partition
+	stats  map[string]int64
+	done   []TempFile
+	bundle string
+	seq    int
+	held   int
+}
+
+// NewWriter opens a writer for one bundle.
+func NewWriter(ctx context.Context, ds Dataset) (*Writer, error) {
+	f, err := LookupFormat(ds.Format)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := filesystem.New(ctx, ds.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("sinks: %s: %w", ds.Dir, err)
+	}
+	w := &Writer{ds: ds, format: f, fs: fs, parts: make([]Partition, ds.NumShards), stats: map[string]int64{}, bundle: uuid.NewString()}
+	for i := range w.parts {
+		w.parts[i] = f.NewPartition()
+	}
+	return w, nil
+}
+
+// Add buffers row, whose payload is about size bytes, in its key's partition.
+func (w *Writer) Add(ctx context.Context, key string, row any, size int) error {
+	k := PartitionOf(key, w.ds.NumShards)
+	p := w.parts[k]
+	if err := p.Add(row, size); err != nil {
+		return err
+	}
+	w.held += size
+	if w.ds.MaxBufferBytes > 0 && w.held >= w.ds.MaxBufferBytes {
+		return w.spillAll(ctx)
+	}
+	return nil
+}
+
+// Count adds n to the label statistic name.
+func (w *Writer) Count(name string, n int64) { w.stats[name] += n }
+
+func (w *Writer) spill(ctx context.Context, k int) error {
+	p := w.parts[k]
+	if p.Len() == 0 {
+		return nil
+	}
+	// The bundle id keeps attempts of the same bundle (retries, speculative
+	// duplicates) from writing over each other's files.
+	name := Join(w.ds.StagingDir(), fmt.Sprintf("tmp-%05d-%s-%d.rows.zst", k, w.bundle, w.seq))
+	w.seq++
+	rows := int64(p.Len())
+	out, err := w.fs.OpenWrite(ctx, name)
+	if err != nil {
+		return fmt.Errorf("sinks: creating %s: %w", name, err)
+	}
+	if err := p.WriteSorted(out); err != nil {
+		out.Close()
+		return fmt.Errorf("sinks: writing %s: %w", name, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("sinks: closing %s: %w", name, err)
+	}
+	w.done = append(w.done, TempFile{Dataset: w.ds.Name, Partition: k, Path: name, Rows: rows})
+	return nil
+}
+
+// Flush writes every non-empty partition and returns the temporary files
+// written since the last Flush.
+func (w *Writer) Flush(ctx context.Context) ([]TempFile, error) {
+	if err := w.spillAll(ctx); err != nil {
+		return nil, err
+	}
+	if len(w.stats) > 0 {
+		// Statistics ride on one file of the bundle: they reach the commit
+		// exactly when the bundle's rows do.
+		if len(w.done) == 0 {
+			return nil, fmt.Errorf("sinks: %s: label statistics without rows", w.ds.Name)
+		}
+		w.done[0].Stats = w.stats
+		w.stats = map[string]int64{}
+	}
+	done := w.done
+	w.done = nil
+	return done, nil
+}
+
+func (w *Writer) spillAll(ctx context.Context) error {
+	for k := range w.parts {
+		if err := w.spill(ctx, k); err != nil {
+			return err
+		}
+	}
+	w.held = 0
+	return nil
+}
+
+// Close releases the filesystem.
+func (w *Writer) Close() error { return w.fs.Close() }
