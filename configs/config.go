@@ -131,8 +131,15 @@ func Load(path string) (Config, error) {
 func Parse(data []byte) (Config, error) {
 	cfg := Default()
 	var f file
+	var errs []error
 	if err := strict(data, &f); err != nil {
-		return cfg, err
+		// A TypeError lists every unknown key and bad value and still decodes
+		// the rest, so the sections below report their own errors too.
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return cfg, err
+		}
+		errs = append(errs, err)
 	}
 	if f.Seed != nil {
 		cfg.Seed = *f.Seed
@@ -149,7 +156,6 @@ func Parse(data []byte) (Config, error) {
 	if f.Modality != nil {
 		cfg.Modality = *f.Modality
 	}
-	var errs []error
 	for _, sec := range []struct {
 		name string
 		node *yaml.Node

@@ -217,6 +217,43 @@ func NewShardWriter[T any](w io.Writer, opts ShardOptions) *parquet.GenericWrite
 }
 
 func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []string, w io.Writer, opts ShardOptions) (int64, error) {
+	pw := NewShardWriter[T](w, opts)
+	const batchSize = 64
+	batch := make([]T, 0, batchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := pw.Write(batch); err != nil {
+			return err
+		}
+		clear(batch)
+		batch = batch[:0]
+		return nil
+	}
+	rows, err := MergeRows(ctx, fs, inputs, func(row T) error {
+		batch = append(batch, row)
+		if len(batch) == batchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if err := pw.Close(); err != nil {
+		return 0, fmt.Errorf("sinks: closing shard: %w", err)
+	}
+	return rows, nil
+}
+
+// MergeRows streams the rows of sorted temporary files to fn in (key,
+// variant) order, holding one row per file in memory. A (key, variant) that
+// appears twice is an error: it would mean an input was processed twice.
+func MergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, fn func(T) error) (int64, error) {
 	h := make(mergeHeap[T], 0, len(inputs))
 	defer func() {
 		for _, t := range h {
@@ -239,22 +276,8 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 		h = append(h, t)
 	}
 	heap.Init(&h)
-	pw := NewShardWriter[T](w, opts)
-	const batchSize = 64
-	batch := make([]T, 0, batchSize)
 	var rows int64
 	var last T
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if _, err := pw.Write(batch); err != nil {
-			return err
-		}
-		clear(batch)
-		batch = batch[:0]
-		return nil
-	}
 	for h.Len() > 0 {
 		t := h[0]
 		row := t.head
@@ -262,12 +285,9 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 			return 0, fmt.Errorf("sinks: row (%q, %d) appears twice or out of order in %s", row.RowKey(), row.RowVariant(), t.name)
 		}
 		last = row
-		batch = append(batch, row)
 		rows++
-		if len(batch) == batchSize {
-			if err := flush(); err != nil {
-				return 0, err
-			}
+		if err := fn(row); err != nil {
+			return 0, err
 		}
 		switch err := t.next(); {
 		case err == io.EOF:
@@ -280,12 +300,6 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 		default:
 			heap.Fix(&h, 0)
 		}
-	}
-	if err := flush(); err != nil {
-		return 0, err
-	}
-	if err := pw.Close(); err != nil {
-		return 0, fmt.Errorf("sinks: closing shard: %w", err)
 	}
 	return rows, nil
 }

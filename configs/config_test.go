@@ -1,0 +1,78 @@
+package configs_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pretext-dev/pretext/configs"
+	_ "github.com/pretext-dev/pretext/transforms/vision"
+)
+
+func TestShippedConfigsValidate(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	if len(files) < 4 {
+		t.Fatalf("found %d shipped configs", len(files))
+	}
+	for _, f := range files {
+		cfg, err := configs.Load(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// Bad config fails before any pipeline is built, naming every bad field.
+func TestBadConfigNamesEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown keys", "input: x\noutput: y\ncolour: red\nimage:\n  sise: 3\ntasks:\n  denoise: {sigma: 3}\n",
+			[]string{"colour", "sise", "tasks.denoise", "sigma"}},
+		{"bad values", "input: x\noutput: y\nimage: {size: 0, resize: stretch}\nsplit: {train: 0.5, val: 0.1, test: 0.1}\n" +
+			"tasks:\n  denoise: {gaussian_sigma: [-3, 10]}\n  inpaint: {mask_ratio: [0.1, 1.5]}\n",
+			[]string{"image.size", "image.resize", "split", "tasks.denoise.gaussian_sigma", "tasks.inpaint.mask_ratio"}},
+		{"unknown task and missing paths", "tasks:\n  paint: {}\n", []string{"tasks.paint: unknown task"}},
+		{"missing paths", "tasks:\n  colorize: {}\n", []string{"input: is required", "output: is required"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := configs.Parse([]byte(tc.yaml))
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not name %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLabelConfigIgnoresPathsAndLimits(t *testing.T) {
+	data, err := os.ReadFile("quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := configs.Parse(data)
+	b, _ := configs.Parse(data)
+	b.Input, b.Output, b.Limit, b.Sink.BufferMB = "gs://x/**", "s3://y", 3, 999
+	_, ha, _ := a.LabelConfig("denoise")
+	_, hb, _ := b.LabelConfig("denoise")
+	if ha != hb {
+		t.Error("config hash depends on paths, limit or buffer size")
+	}
+	b.Image.Size++
+	if _, hc, _ := b.LabelConfig("denoise"); hc == ha {
+		t.Error("config hash ignores the image size")
+	}
+}
