@@ -92,3 +92,22 @@ var DeadLetterFormat = FormatOf[DeadLetter]()
 func init() {
 	beam.RegisterType(typeOf[DeadLetter]())
 }
+
+// MLMRow is one BERT pretraining instance: [CLS] A [SEP] B [SEP] with its
+// masked positions, as google-research/bert's create_pretraining_data.py
+// makes them, unpadded.
+type MLMRow struct {
+	Key               string  `parquet:"key"`
+	DocIDA            string  `parquet:"doc_id_a"`
+	DocIDB            string  `parquet:"doc_id_b"`
+	Dupe              int32   `parquet:"dupe"`
+	InputIDs          []int32 `parquet:"input_ids,list"`
+	SegmentIDs        []int32 `parquet:"segment_ids,list"`
+	MaskedLMPositions []int32 `parquet:"masked_lm_positions,list"`
+	MaskedLMIDs       []int32 `parquet:"masked_lm_ids,list"`
+	IsRandomNext      bool    `parquet:"is_random_next"`
+	NumTokens         int32   `parquet:"num_tokens"`
+}
+
+func (r MLMRow) RowKey() string    { return r.Key }
+func (r MLMRow) RowVariant() int32 { return r.Dupe }

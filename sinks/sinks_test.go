@@ -305,3 +305,48 @@ func TestCountsCheck(t *testing.T) {
 }
 
 var _ = filesystem.New
+
+func TestVerify(t *testing.T) {
+	ctx := context.Background()
+	schema := denoiseFormat.Schema()
+	fresh := func() Commit {
+		c := dataset(t.TempDir(), 3)
+		writeDataset(t, c, testRows(60), 60)
+		return c
+	}
+	c := fresh()
+	if _, problems, err := Verify(ctx, c.Dir, schema); err != nil || len(problems) != 0 {
+		t.Fatalf("good dataset: %v %v", problems, err)
+	}
+	if _, problems, _ := Verify(ctx, c.Dir, DeadLetterFormat.Schema()); len(problems) == 0 {
+		t.Error("a schema mismatch went unnoticed")
+	}
+	for name, damage := range map[string]func(c Commit){
+		"shard removed": func(c Commit) { os.Remove(c.ShardName(1)) },
+		"byte flipped": func(c Commit) {
+			b, _ := os.ReadFile(c.ShardName(0))
+			b[len(b)/2] ^= 0xff
+			os.WriteFile(c.ShardName(0), b, 0o644)
+		},
+		"count changed": func(c Commit) {
+			b, _ := os.ReadFile(c.ManifestPath())
+			os.WriteFile(c.ManifestPath(), bytes.Replace(b, []byte(`"labeled": 60`), []byte(`"labeled": 59`), 1), 0o644)
+		},
+		"stray shard": func(c Commit) {
+			os.WriteFile(filepath.Join(c.Dir, "denoise-00009-of-00010.parquet"), []byte("x"), 0o644)
+		},
+		"staging left":  func(c Commit) { os.MkdirAll(filepath.Join(c.Dir, ".staging-x"), 0o755) },
+		"manifest gone": func(c Commit) { os.Remove(c.ManifestPath()) },
+	} {
+		c := fresh()
+		damage(c)
+		_, problems, err := Verify(ctx, c.Dir, schema)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if len(problems) == 0 {
+			t.Errorf("%s: not detected", name)
+		}
+		t.Logf("%s: %v", name, problems)
+	}
+}

@@ -1,0 +1,165 @@
+package sinks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/parquet-go/parquet-go"
+)
+
+// Verify checks a committed dataset folder against its manifest and returns
+// every problem found (none for a good dataset): a missing manifest; a shard
+// missing, of the wrong size, hash or row count; footer metadata that
+// disagrees with the manifest; a schema other than want's (when want is not
+// nil); files that look like data but are not in the manifest; and manifest
+// sums that do not add up. err is set only when the folder cannot be read.
+func Verify(ctx context.Context, dir string, want *parquet.Schema) (m *Manifest, problems []string, err error) {
+	m, err = ReadManifest(ctx, dir)
+	if err != nil {
+		if strings.Contains(err.Error(), ErrIncomplete.Error()) {
+			return nil, []string{err.Error()}, nil
+		}
+		return nil, nil, err
+	}
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	fs, err := filesystem.New(ctx, dir)
+	if err != nil {
+		return m, nil, err
+	}
+	defer fs.Close()
+
+	var filtered int64
+	for _, n := range m.Filtered {
+		filtered += n
+	}
+	if m.Inputs != m.Labeled+filtered+m.DeadLetters {
+		bad("manifest: inputs %d != labeled %d + filtered %d + dead letters %d", m.Inputs, m.Labeled, filtered, m.DeadLetters)
+	}
+	var reasons, rows int64
+	for _, n := range m.DeadLetterReasons {
+		reasons += n
+	}
+	if reasons != m.DeadLetters {
+		bad("manifest: dead letters %d but reasons add to %d", m.DeadLetters, reasons)
+	}
+	listed := map[string]bool{ManifestName: true}
+	for _, sh := range m.Shards {
+		listed[sh.Path] = true
+		rows += sh.Rows
+		if strings.Contains(sh.Path, "/") || strings.HasPrefix(sh.Path, ".") {
+			bad("%s: shard path is not a plain file name", sh.Path)
+			continue
+		}
+		for _, p := range verifyShard(ctx, fs, Join(dir, sh.Path), sh, m, want) {
+			bad("%s: %s", sh.Path, p)
+		}
+	}
+	if rows != m.Rows {
+		bad("manifest: rows %d but shards hold %d", m.Rows, rows)
+	}
+	found, err := fs.List(ctx, Join(dir, "*"))
+	if err != nil {
+		return m, problems, err
+	}
+	sort.Strings(found)
+	for _, f := range found {
+		name := path.Base(f)
+		switch {
+		case listed[name]:
+		case strings.HasPrefix(name, ".staging-"):
+			bad("%s: staging folder left behind by an unfinished run", name)
+		case strings.HasSuffix(name, ".parquet"):
+			bad("%s: a shard that the manifest does not list", name)
+		default:
+			bad("%s: stray file", name)
+		}
+	}
+	return m, problems, nil
+}
+
+func verifyShard(ctx context.Context, fs filesystem.Interface, name string, sh ShardEntry, m *Manifest, want *parquet.Schema) []string {
+	local, cleanup, err := localCopy(ctx, fs, name)
+	if err != nil {
+		return []string{"missing or unreadable: " + err.Error()}
+	}
+	defer cleanup()
+	f, err := os.Open(local)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var problems []string
+	if n != sh.Bytes {
+		problems = append(problems, fmt.Sprintf("%d bytes, manifest says %d", n, sh.Bytes))
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sh.SHA256 {
+		problems = append(problems, fmt.Sprintf("sha256 %s…, manifest says %s…", got[:12], sh.SHA256[:min(12, len(sh.SHA256))]))
+	}
+	pf, err := parquet.OpenFile(f, n)
+	if err != nil {
+		return append(problems, "not a readable Parquet file: "+err.Error())
+	}
+	if pf.NumRows() != sh.Rows {
+		problems = append(problems, fmt.Sprintf("%d rows, manifest says %d", pf.NumRows(), sh.Rows))
+	}
+	for k, v := range map[string]string{
+		"pretext.task": m.Task, "pretext.config_hash": m.ConfigHash,
+		"pretext.seed": strconv.FormatInt(m.Seed, 10), "pretext.schema_version": m.SchemaVersion,
+	} {
+		if got, ok := pf.Lookup(k); !ok || got != v {
+			problems = append(problems, fmt.Sprintf("footer %s = %q, manifest says %q", k, got, v))
+		}
+	}
+	if want != nil && !sameSchema(pf.Schema(), want) {
+		problems = append(problems, fmt.Sprintf("schema differs from the %s row type", m.Task))
+	}
+	return problems
+}
+
+func sameSchema(a, b *parquet.Schema) bool { return a.String() == b.String() }
+
+// localCopy gives a local path for name: the file itself on the local
+// filesystem, else a temporary copy (Beam's filesystems have no random access,
+// which Parquet footers need).
+func localCopy(ctx context.Context, fs filesystem.Interface, name string) (string, func(), error) {
+	if !strings.Contains(name, "://") {
+		if _, err := os.Stat(name); err != nil {
+			return "", nil, err
+		}
+		return name, func() {}, nil
+	}
+	r, err := fs.OpenRead(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp("", "pretext-shard-*.parquet")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		cleanup()
+		return "", nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp.Name(), cleanup, nil
+}
