@@ -28,9 +28,10 @@ type Config struct {
 	Output string `yaml:"output" json:"-"`
 	// Limit keeps the first N inputs in path order (0 = all).
 	Limit int `yaml:"limit" json:"-"`
-	// Modality is the kind of input: "image".
+	// Modality is the kind of input: "image" or "text".
 	Modality string `yaml:"modality" json:"modality"`
 	Image    Image  `yaml:"image" json:"image"`
+	Text     Text   `yaml:"text" json:"text"`
 	Split    Split  `yaml:"split" json:"split"`
 	Sink     Sink   `yaml:"sink" json:"sink"`
 	// Tasks are the tasks to run, each with its own config section.
@@ -64,6 +65,30 @@ type Image struct {
 	JPEGQuality int `yaml:"jpeg_quality" json:"jpeg_quality"`
 }
 
+// Text configures reading and tokenizing text inputs.
+type Text struct {
+	// Vocab is a WordPiece vocab.txt on any Beam filesystem.
+	Vocab string `yaml:"vocab" json:"-"`
+	// LowerCase lower-cases and strips accents (uncased BERT models).
+	LowerCase bool `yaml:"lower_case" json:"lower_case"`
+	// Format is "lines" (BERT's: one sentence per line, a blank line between
+	// documents) or "paragraphs" (a file is a document, a blank line ends a
+	// paragraph, sentences are split by rule).
+	Format string `yaml:"format" json:"format"`
+	// MaxLineBytes makes a document with a longer line a dead letter.
+	MaxLineBytes int `yaml:"max_line_bytes" json:"max_line_bytes"`
+	// MaxDocumentBytes makes a longer document (or paragraphs-mode file) a dead letter.
+	MaxDocumentBytes int `yaml:"max_document_bytes" json:"max_document_bytes"`
+	// RangeMB cuts lines-format files into ranges read by different workers.
+	RangeMB int `yaml:"range_mb" json:"-"`
+	// GroupSize is the number of documents in a group: random-next sentences
+	// are drawn from the other documents of the same group.
+	GroupSize int `yaml:"group_size" json:"group_size"`
+	// NumBuckets is the number of buckets documents are hashed into; each
+	// bucket is cut into groups of GroupSize documents in key order.
+	NumBuckets int `yaml:"num_buckets" json:"num_buckets"`
+}
+
 // Split assigns each key to train, val or test by a hash of the key alone, so
 // an image stays in its split across tasks, seeds and runs.
 type Split struct {
@@ -94,6 +119,10 @@ func Default() Config {
 			Resize: "center_crop", Size: 256, Filter: "catmullrom",
 			Encoding: "png", PNGLevel: "best_speed", JPEGQuality: 95,
 		},
+		Text: Text{
+			LowerCase: true, Format: "lines", MaxLineBytes: 1 << 20, MaxDocumentBytes: 64 << 20,
+			RangeMB: 64, GroupSize: 1000, NumBuckets: 16,
+		},
 		Split: Split{Train: 0.98, Val: 0.01, Test: 0.01},
 		Sink:  Sink{NumShards: 16, RowGroupRows: 64, BufferMB: 64},
 	}
@@ -107,6 +136,7 @@ type file struct {
 	Limit    *int                 `yaml:"limit"`
 	Modality *string              `yaml:"modality"`
 	Image    yaml.Node            `yaml:"image"`
+	Text     yaml.Node            `yaml:"text"`
 	Split    yaml.Node            `yaml:"split"`
 	Sink     yaml.Node            `yaml:"sink"`
 	Tasks    map[string]yaml.Node `yaml:"tasks"`
@@ -160,7 +190,7 @@ func Parse(data []byte) (Config, error) {
 		name string
 		node *yaml.Node
 		into any
-	}{{"image", &f.Image, &cfg.Image}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}} {
+	}{{"image", &f.Image, &cfg.Image}, {"text", &f.Text, &cfg.Text}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}} {
 		if err := decodeNode(sec.node, sec.into); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
 		}
@@ -233,42 +263,13 @@ func (c Config) Validate() error {
 	if c.Limit < 0 {
 		bad("limit", "must be >= 0 (got %d)", c.Limit)
 	}
-	if c.Modality != "image" {
-		bad("modality", "must be image (got %q)", c.Modality)
-	}
-	im := c.Image
-	if im.MaxPixels <= 0 {
-		bad("image.max_pixels", "must be > 0 (got %d)", im.MaxPixels)
-	}
-	if im.MaxBytes <= 0 {
-		bad("image.max_bytes", "must be > 0 (got %d)", im.MaxBytes)
-	}
-	if im.MinWidth < 1 {
-		bad("image.min_width", "must be >= 1 (got %d)", im.MinWidth)
-	}
-	if im.MinHeight < 1 {
-		bad("image.min_height", "must be >= 1 (got %d)", im.MinHeight)
-	}
-	if !(im.MaxAspect >= 1) {
-		bad("image.max_aspect", "must be >= 1 (got %v)", im.MaxAspect)
-	}
-	if !oneOf(im.Resize, "center_crop", "keep_ratio", "border", "no") {
-		bad("image.resize", "must be one of center_crop, keep_ratio, border, no (got %q)", im.Resize)
-	}
-	if im.Size < 8 || im.Size > 8192 {
-		bad("image.size", "must be in [8, 8192] (got %d)", im.Size)
-	}
-	if !oneOf(im.Filter, "lanczos", "catmullrom", "linear", "box", "nearest") {
-		bad("image.filter", "must be one of lanczos, catmullrom, linear, box, nearest (got %q)", im.Filter)
-	}
-	if !oneOf(im.Encoding, "png", "jpeg", "raw") {
-		bad("image.encoding", "must be one of png, jpeg, raw (got %q)", im.Encoding)
-	}
-	if !oneOf(im.PNGLevel, "default", "best_speed", "best_compression", "none") {
-		bad("image.png_level", "must be one of default, best_speed, best_compression, none (got %q)", im.PNGLevel)
-	}
-	if im.JPEGQuality < 1 || im.JPEGQuality > 100 {
-		bad("image.jpeg_quality", "must be in [1, 100] (got %d)", im.JPEGQuality)
+	switch c.Modality {
+	case "image":
+		errs = append(errs, c.Image.validate()...)
+	case "text":
+		errs = append(errs, c.Text.validate()...)
+	default:
+		bad("modality", "must be image or text (got %q)", c.Modality)
 	}
 	sp := c.Split
 	for _, f := range []struct {
@@ -322,15 +323,26 @@ func oneOf(v string, options ...string) bool {
 // LabelConfig is the part of the config that shapes task's labels: what the
 // manifest records and config_hash covers. Paths, limits, runner flags and
 // times are never part of it, so runs into different folders agree.
-func (c Config) LabelConfig(task string) (json.RawMessage, string, error) {
+//
+// extra holds label-shaping facts that are not config values, such as the
+// sha256 of the vocabulary file.
+func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessage, string, error) {
 	doc := struct {
 		Task     string            `json:"task"`
 		Modality string            `json:"modality"`
-		Image    Image             `json:"image"`
+		Image    *Image            `json:"image,omitempty"`
+		Text     *Text             `json:"text,omitempty"`
 		Split    Split             `json:"split"`
 		Sink     Sink              `json:"sink"`
 		Config   transforms.Config `json:"config"`
-	}{task, c.Modality, c.Image, c.Split, c.Sink, c.Tasks[task]}
+		Extra    map[string]string `json:"extra,omitempty"`
+	}{Task: task, Modality: c.Modality, Split: c.Split, Sink: c.Sink, Config: c.Tasks[task], Extra: extra}
+	switch c.Modality {
+	case "image":
+		doc.Image = &c.Image
+	case "text":
+		doc.Text = &c.Text
+	}
 	data, err := json.Marshal(doc)
 	if err != nil {
 		return nil, "", err
@@ -341,3 +353,73 @@ func (c Config) LabelConfig(task string) (json.RawMessage, string, error) {
 
 // TaskJSON is the task's config as JSON, the form DoFns carry it in.
 func (c Config) TaskJSON(task string) ([]byte, error) { return json.Marshal(c.Tasks[task]) }
+
+func (im Image) validate() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if im.MaxPixels <= 0 {
+		bad("image.max_pixels", "must be > 0 (got %d)", im.MaxPixels)
+	}
+	if im.MaxBytes <= 0 {
+		bad("image.max_bytes", "must be > 0 (got %d)", im.MaxBytes)
+	}
+	if im.MinWidth < 1 {
+		bad("image.min_width", "must be >= 1 (got %d)", im.MinWidth)
+	}
+	if im.MinHeight < 1 {
+		bad("image.min_height", "must be >= 1 (got %d)", im.MinHeight)
+	}
+	if !(im.MaxAspect >= 1) {
+		bad("image.max_aspect", "must be >= 1 (got %v)", im.MaxAspect)
+	}
+	if !oneOf(im.Resize, "center_crop", "keep_ratio", "border", "no") {
+		bad("image.resize", "must be one of center_crop, keep_ratio, border, no (got %q)", im.Resize)
+	}
+	if im.Size < 8 || im.Size > 8192 {
+		bad("image.size", "must be in [8, 8192] (got %d)", im.Size)
+	}
+	if !oneOf(im.Filter, "lanczos", "catmullrom", "linear", "box", "nearest") {
+		bad("image.filter", "must be one of lanczos, catmullrom, linear, box, nearest (got %q)", im.Filter)
+	}
+	if !oneOf(im.Encoding, "png", "jpeg", "raw") {
+		bad("image.encoding", "must be one of png, jpeg, raw (got %q)", im.Encoding)
+	}
+	if !oneOf(im.PNGLevel, "default", "best_speed", "best_compression", "none") {
+		bad("image.png_level", "must be one of default, best_speed, best_compression, none (got %q)", im.PNGLevel)
+	}
+	if im.JPEGQuality < 1 || im.JPEGQuality > 100 {
+		bad("image.jpeg_quality", "must be in [1, 100] (got %d)", im.JPEGQuality)
+	}
+	return errs
+}
+
+func (t Text) validate() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(t.Vocab) == "" {
+		bad("text.vocab", "is required (a vocab.txt, e.g. testdata/wordpiece/vocab-bert-base-uncased.txt)")
+	}
+	if !oneOf(t.Format, "lines", "paragraphs") {
+		bad("text.format", "must be lines or paragraphs (got %q)", t.Format)
+	}
+	if t.MaxLineBytes < 16 {
+		bad("text.max_line_bytes", "must be >= 16 (got %d)", t.MaxLineBytes)
+	}
+	if t.MaxDocumentBytes < t.MaxLineBytes {
+		bad("text.max_document_bytes", "must be >= max_line_bytes (got %d)", t.MaxDocumentBytes)
+	}
+	if t.RangeMB < 1 {
+		bad("text.range_mb", "must be >= 1 (got %d)", t.RangeMB)
+	}
+	if t.GroupSize < 2 {
+		bad("text.group_size", "must be >= 2 (got %d)", t.GroupSize)
+	}
+	if t.NumBuckets < 1 {
+		bad("text.num_buckets", "must be >= 1 (got %d)", t.NumBuckets)
+	}
+	return errs
+}

@@ -66,13 +66,13 @@ func TestLabelConfigIgnoresPathsAndLimits(t *testing.T) {
 	a, _ := configs.Parse(data)
 	b, _ := configs.Parse(data)
 	b.Input, b.Output, b.Limit, b.Sink.BufferMB = "gs://x/**", "s3://y", 3, 999
-	_, ha, _ := a.LabelConfig("denoise")
-	_, hb, _ := b.LabelConfig("denoise")
+	_, ha, _ := a.LabelConfig("denoise", nil)
+	_, hb, _ := b.LabelConfig("denoise", nil)
 	if ha != hb {
 		t.Error("config hash depends on paths, limit or buffer size")
 	}
 	b.Image.Size++
-	if _, hc, _ := b.LabelConfig("denoise"); hc == ha {
+	if _, hc, _ := b.LabelConfig("denoise", nil); hc == ha {
 		t.Error("config hash ignores the image size")
 	}
 }

@@ -235,6 +235,7 @@ func (f *commitFn) ProcessElement(ctx context.Context, name string, _ func(*int)
 		}
 		m.Shards = append(m.Shards, ShardEntry{Path: path.Base(dst), Rows: sh.Rows, Bytes: sh.Bytes, SHA256: sh.SHA256})
 	}
+	m.Rates = ratesOf(m.Stats)
 	if err := removeStale(ctx, fs, c, final); err != nil {
 		return "", err
 	}

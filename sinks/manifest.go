@@ -41,6 +41,8 @@ type Manifest struct {
 	Rows              int64            `json:"rows"`
 	// Stats are label statistics summed over all rows (e.g. noise kinds).
 	Stats map[string]int64 `json:"stats,omitempty"`
+	// Rates are shares derived from Stats (e.g. the effective mask rate).
+	Rates map[string]float64 `json:"rates,omitempty"`
 	// Info holds facts about the code that shaped the labels (e.g. ab bin count).
 	Info   map[string]int64 `json:"info,omitempty"`
 	Shards []ShardEntry     `json:"shards"`
@@ -163,4 +165,25 @@ func (m *Manifest) encode() ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// ratesOf derives the shares a reader wants from label statistics: for
+// masked-LM data the effective mask rate, the [MASK]/random/kept split and
+// the random-next share.
+func ratesOf(stats map[string]int64) map[string]float64 {
+	r := map[string]float64{}
+	share := func(name, num, den string) {
+		if stats[den] > 0 {
+			r[name] = float64(stats[num]) / float64(stats[den])
+		}
+	}
+	share("mask_rate", "masked", "tokens")
+	share("mask_token_share", "replaced_mask", "masked")
+	share("random_token_share", "replaced_random", "masked")
+	share("kept_token_share", "replaced_kept", "masked")
+	share("random_next_share", "random_next", "instances")
+	if len(r) == 0 {
+		return nil
+	}
+	return r
 }

@@ -1,0 +1,73 @@
+// Command pretext builds pseudo-labeled datasets for self-supervised learning.
+//
+//	pretext run --config FILE [--input GLOB] [--output DIR] [--seed N] [--limit N] [--dry-run] [beam flags]
+//	pretext tasks
+//
+// The same binary is a Beam worker: runners start it without a subcommand,
+// with flags only, and beam.Init then runs the worker harness.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	// Filesystems for inputs and outputs on any runner.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
+
+	// Tasks register themselves.
+	_ "github.com/pretext-dev/pretext/transforms/vision"
+)
+
+const usage = `pretext builds pseudo-labeled datasets for self-supervised learning.
+
+Usage:
+  pretext run --config FILE [--input GLOB] [--output DIR] [--seed N] [--limit N] [--dry-run] [beam flags]
+  pretext tasks
+
+Run "pretext run --help" for the run flags, Beam's included (--runner: prism
+by default, in-process; direct, universal, flink, dataflow).
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd := os.Args[1]
+	if len(cmd) > 0 && cmd[0] == '-' {
+		// Started by a runner as a worker (or asked for -h): no subcommand.
+		flag.Parse()
+		beam.Init()
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var run func(context.Context) error
+	switch cmd {
+	case "run":
+		run = runFlags(flag.CommandLine)
+	case "tasks":
+		run = tasksCmd
+	case "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "pretext: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	// Subcommand flags live in the global set beside Beam's, parsed after the
+	// subcommand; beam.Init runs before dispatch.
+	if err := flag.CommandLine.Parse(os.Args[2:]); err != nil {
+		os.Exit(2)
+	}
+	beam.Init()
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "pretext %s: %v\n", cmd, err)
+		os.Exit(1)
+	}
+}

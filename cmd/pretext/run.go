@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+
+	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/pipelines"
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+)
+
+// runFlags registers the run flags in fs and returns the command.
+func runFlags(fs *flag.FlagSet) func(context.Context) error {
+	config := fs.String("config", "", "YAML config file (required); see configs/")
+	input := fs.String("input", "", "input file pattern; overrides the config's input (** matches across folders)")
+	output := fs.String("output", "", "output folder; overrides the config's output")
+	seed := fs.Int64("seed", 0, "seed of every random choice; overrides the config's seed")
+	limit := fs.Int("limit", 0, "use only the first N inputs in path order; overrides the config's limit")
+	dryRun := fs.Bool("dry-run", false, "validate the config, match the inputs, print the plan and write nothing")
+	progress := fs.Duration("progress", 2*time.Second, "how often a local run prints progress (0 = never)")
+	return func(ctx context.Context) error {
+		if *config == "" {
+			return errors.New("--config is required")
+		}
+		cfg, err := configs.Load(*config)
+		if err != nil {
+			return err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["input"] {
+			cfg.Input = *input
+		}
+		if set["output"] {
+			cfg.Output = *output
+		}
+		if set["seed"] {
+			cfg.Seed = *seed
+		}
+		if set["limit"] {
+			cfg.Limit = *limit
+		}
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("invalid config %s:\n%w", *config, indent(err))
+		}
+		plan, err := pipelines.NewPlan(ctx, cfg, newRunID())
+		if err != nil {
+			return err
+		}
+		if *dryRun {
+			return printPlan(ctx, cfg, plan)
+		}
+		return runPipeline(ctx, cfg, plan, *progress)
+	}
+}
+
+func newRunID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// indent puts each error of a joined error on its own indented line.
+func indent(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+func printPlan(ctx context.Context, cfg configs.Config, plan pipelines.Plan) error {
+	refs, err := pipelines.MatchFiles(ctx, cfg.Input, cfg.Limit)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("dry run: nothing will be written\n")
+	fmt.Printf("input   %s → %d files (prefix %q)\n", cfg.Input, len(refs), pipelines.FixedPrefix(cfg.Input))
+	for i, r := range refs {
+		if i == 5 {
+			fmt.Printf("        … and %d more\n", len(refs)-5)
+			break
+		}
+		fmt.Printf("        %s\n", r.Key)
+	}
+	fmt.Printf("seed    %d\n", cfg.Seed)
+	fmt.Printf("image   resize %s to %d (%s), encoding %s, dedupe %v, max %d pixels\n",
+		cfg.Image.Resize, cfg.Image.Size, cfg.Image.Filter, cfg.Image.Encoding, cfg.Image.Dedupe, cfg.Image.MaxPixels)
+	for _, c := range plan.Commits {
+		fmt.Printf("write   %s: %d shards, config %s\n", c.Dir, c.NumShards, short(c.ConfigHash))
+	}
+	if len(refs) == 0 {
+		return fmt.Errorf("no input matches %q", cfg.Input)
+	}
+	return nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, every time.Duration) error {
+	if err := plan.Prepare(ctx); err != nil {
+		return err
+	}
+	p, s := beam.NewPipelineWithRoot()
+	pipelines.Build(s, cfg, plan)
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		if every <= 0 {
+			<-stop
+			return
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				fmt.Fprintf(os.Stderr, "progress %s\n", progressLine(time.Since(start)))
+			}
+		}
+	}()
+	res, err := beamx.RunWithMetrics(ctx, p)
+	close(stop)
+	<-done
+	if err != nil {
+		return fmt.Errorf("pipeline failed (no manifest was written for an unfinished dataset): %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "done     %s\n", progressLine(time.Since(start)))
+	if res != nil && res.Metrics() != nil {
+		counters := res.Metrics().AllMetrics().Counters()
+		sums := map[string]int64{}
+		for _, c := range counters {
+			sums[c.Key.Namespace+"."+c.Key.Name] += c.Result()
+		}
+		var names []string
+		for n := range sums {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(os.Stderr, "counter  %s = %d\n", n, sums[n])
+		}
+	}
+	for _, c := range plan.Commits {
+		m, err := sinks.ReadManifest(ctx, c.Dir)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-14s %6d rows in %d shards  inputs %d = labeled %d + filtered %d + dead letters %d  → %s\n",
+			c.Name, m.Rows, len(m.Shards), m.Inputs, m.Labeled, m.Inputs-m.Labeled-m.DeadLetters, m.DeadLetters, c.ManifestPath())
+	}
+	return nil
+}
+
+func progressLine(elapsed time.Duration) string {
+	l := &transforms.Live
+	return fmt.Sprintf("%6.1fs  inputs %d/%d  rows %d  filtered %d  dead letters %d",
+		elapsed.Seconds(), l.Inputs.Load(), l.Matched.Load(), l.Rows.Load(), l.Filtered.Load(), l.DeadLetters.Load())
+}

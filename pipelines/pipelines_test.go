@@ -1,0 +1,425 @@
+package pipelines
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/vision"
+)
+
+func TestMain(m *testing.M) { ptest.Main(m) }
+
+// repo is the repository root, where the fixtures and configs live.
+const repo = ".."
+
+func quickstart(t *testing.T, out string) configs.Config {
+	t.Helper()
+	cfg, err := configs.Load(filepath.Join(repo, "configs", "quickstart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Input = filepath.Join(repo, "testdata", "images") + "/**"
+	cfg.Output = out
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func runVision(t *testing.T, runner string, cfg configs.Config) map[string]*sinks.Manifest {
+	t.Helper()
+	plan, err := NewPlan(context.Background(), cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := plan.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	Vision(s, cfg, plan)
+	if _, err := beam.Run(ctx, runner, p); err != nil {
+		t.Fatalf("%s run: %v", runner, err)
+	}
+	return readManifests(t, plan)
+}
+
+func readManifests(t *testing.T, plan Plan) map[string]*sinks.Manifest {
+	t.Helper()
+	out := map[string]*sinks.Manifest{}
+	for _, c := range plan.Commits {
+		m, err := sinks.ReadManifest(context.Background(), c.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[c.Name] = m
+	}
+	return out
+}
+
+func readRows[T any](t *testing.T, dir string, m *sinks.Manifest) []T {
+	t.Helper()
+	var rows []T
+	for _, sh := range m.Shards {
+		f, err := os.Open(filepath.Join(dir, sh.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := parquet.NewGenericReader[T](f)
+		buf := make([]T, r.NumRows())
+		n, err := r.Read(buf)
+		if err != nil && n != len(buf) {
+			t.Fatalf("%s: %v", sh.Path, err)
+		}
+		rows = append(rows, buf[:n]...)
+		f.Close()
+	}
+	return rows
+}
+
+func dirBytes(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(p, ".parquet") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			out[rel] = b
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameShards(t *testing.T, what string, a, b map[string][]byte) {
+	t.Helper()
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%s: %d shards vs %d", what, len(a), len(b))
+	}
+	for name, data := range a {
+		if !bytes.Equal(data, b[name]) {
+			t.Errorf("%s: %s differs", what, name)
+		}
+	}
+}
+
+// The quickstart writes every task, accounts for every input, and turns the
+// bad fixtures into dead letters with reasons.
+func TestQuickstart(t *testing.T) {
+	out := t.TempDir()
+	cfg := quickstart(t, out)
+	ms := runVision(t, "prism", cfg)
+
+	refs, err := MatchFiles(context.Background(), cfg.Input, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range ms {
+		if m.Inputs != int64(len(refs)) {
+			t.Errorf("%s: inputs %d, matched %d files", name, m.Inputs, len(refs))
+		}
+		var filtered int64
+		for _, n := range m.Filtered {
+			filtered += n
+		}
+		if m.Inputs != m.Labeled+filtered+m.DeadLetters {
+			t.Errorf("%s: inputs %d != labeled %d + filtered %d + dead %d", name, m.Inputs, m.Labeled, filtered, m.DeadLetters)
+		}
+		if m.Filtered["duplicate"] != 1 {
+			t.Errorf("%s: duplicates dropped = %d, want 1 (testdata/images/dup)", name, m.Filtered["duplicate"])
+		}
+	}
+	for task, variants := range map[string]int64{"colorize": 1, "denoise": 2, "inpaint": 2} {
+		if got, want := ms[task].Rows, ms[task].Labeled*variants; got != want {
+			t.Errorf("%s: %d rows, want labeled × variants = %d", task, got, want)
+		}
+		if ms[task].Labeled < 5 {
+			t.Errorf("%s: only %d inputs labeled", task, ms[task].Labeled)
+		}
+	}
+	if ms["colorize"].Info["ab_bins"] != int64(vision.NumABBins()) {
+		t.Errorf("colorize manifest ab_bins = %d", ms["colorize"].Info["ab_bins"])
+	}
+
+	dead := readRows[sinks.DeadLetter](t, filepath.Join(out, sinks.DeadLetters), ms[sinks.DeadLetters])
+	reasons := map[string]string{}
+	for _, d := range dead {
+		if d.Stage == "" || d.Reason == "" {
+			t.Errorf("dead letter without stage or reason: %+v", d)
+		}
+		reasons[d.Key] = d.Stage + "/" + d.Reason
+	}
+	for key, want := range map[string]string{
+		"bad/empty.jpg":       "read/empty_file",
+		"bad/notanimage.jpg":  "decode/unknown_format",
+		"bad/huge-header.png": "decode/pixel_limit",
+		"bad/truncated.jpg":   "decode/",
+	} {
+		if got := reasons[key]; !strings.HasPrefix(got, want) {
+			t.Errorf("dead letter of %s: %q, want %s…", key, got, want)
+		}
+	}
+	if int64(len(dead)) != ms["colorize"].DeadLetters {
+		t.Errorf("%d dead-letter rows, manifest counts %d", len(dead), ms["colorize"].DeadLetters)
+	}
+
+	// Labels are what they claim to be.
+	for _, r := range readRows[sinks.ColorizeRow](t, filepath.Join(out, "colorize"), ms["colorize"]) {
+		img := decodePNG(t, r.Input)
+		if _, ok := img.(*image.Gray); !ok {
+			t.Errorf("%s: colorize input is %T, want gray", r.Key, img)
+		}
+		if want := int(r.Height/r.ABStride) * int(r.Width/r.ABStride); len(r.ABBins) != want || len(r.TargetAB) != 2*want {
+			t.Errorf("%s: %d bins and %d ab values, want %d and %d", r.Key, len(r.ABBins), len(r.TargetAB), want, 2*want)
+		}
+		if strings.HasPrefix(r.Key, "gray/") != r.SourceIsGray {
+			t.Errorf("%s: source_is_gray = %v", r.Key, r.SourceIsGray)
+		}
+	}
+	kinds := map[string]bool{}
+	for _, r := range readRows[sinks.InpaintRow](t, filepath.Join(out, "inpaint"), ms["inpaint"]) {
+		kinds[r.MaskKind] = true
+		mask := decodePNG(t, r.Mask).(*image.Gray)
+		holes := 0
+		for _, v := range mask.Pix {
+			if v == 255 {
+				holes++
+			}
+		}
+		if got := float32(holes) / float32(len(mask.Pix)); got != r.MaskRatio {
+			t.Errorf("%s: mask has ratio %v, row says %v", r.Key, got, r.MaskRatio)
+		}
+		if (r.MaskKind == "random_blocks" || r.MaskKind == "irregular") && (r.MaskRatio < 0.1 || r.MaskRatio > 0.4) {
+			t.Errorf("%s: %s mask ratio %v outside the configured [0.1, 0.4]", r.Key, r.MaskKind, r.MaskRatio)
+		}
+	}
+	if len(kinds) < 3 {
+		t.Errorf("only mask kinds %v drawn", kinds)
+	}
+	for _, r := range readRows[sinks.DenoiseRow](t, filepath.Join(out, "denoise"), ms["denoise"]) {
+		if bytes.Equal(r.Input, r.Target) {
+			t.Errorf("%s/%d: noisy input equals the target", r.Key, r.Variant)
+		}
+	}
+}
+
+func decodePNG(t *testing.T, b []byte) image.Image {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// Same seed ⇒ same bytes, on prism and on the direct runner (which bundles
+// differently); another seed ⇒ other labels.
+func TestDeterminism(t *testing.T) {
+	a, b, c, d := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	runVision(t, "prism", quickstart(t, a))
+	runVision(t, "prism", quickstart(t, b))
+	sameShards(t, "two prism runs", dirBytes(t, a), dirBytes(t, b))
+	runVision(t, "direct", quickstart(t, c))
+	sameShards(t, "prism vs direct", dirBytes(t, a), dirBytes(t, c))
+
+	cfg := quickstart(t, d)
+	cfg.Seed++
+	ms := runVision(t, "prism", cfg)
+	other := readRows[sinks.DenoiseRow](t, filepath.Join(d, "denoise"), ms["denoise"])
+	base := readRows[sinks.DenoiseRow](t, filepath.Join(a, "denoise"), readManifests(t, mustPlan(t, quickstart(t, a)))["denoise"])
+	changed := 0
+	for i := range base {
+		if !bytes.Equal(base[i].Input, other[i].Input) {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Error("a different seed changed no denoise input")
+	}
+}
+
+func mustPlan(t *testing.T, cfg configs.Config) Plan {
+	p, err := NewPlan(context.Background(), cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Input order and the other inputs of a run do not change a key's rows.
+func TestInputOrderAndSubsets(t *testing.T) {
+	cfg0 := quickstart(t, t.TempDir())
+	refs, err := MatchFiles(context.Background(), cfg0.Input, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(refs []transforms.FileRef) map[string]sinks.InpaintRow {
+		out := t.TempDir()
+		cfg := quickstart(t, out)
+		plan := mustPlan(t, cfg)
+		p, s := beam.NewPipelineWithRoot()
+		outcomes := make([]string, len(refs))
+		for i := range outcomes {
+			outcomes[i] = sinks.OutcomeInput
+		}
+		VisionRefs(s, cfg, plan, beam.CreateList(s, refs), beam.CreateList(s, outcomes))
+		if err := ptest.Run(p); err != nil {
+			t.Fatal(err)
+		}
+		rows := map[string]sinks.InpaintRow{}
+		for _, r := range readRows[sinks.InpaintRow](t, filepath.Join(out, "inpaint"), readManifests(t, plan)["inpaint"]) {
+			rows[fmt.Sprintf("%s/%d", r.Key, r.Variant)] = r
+		}
+		return rows
+	}
+	shuffled := append([]transforms.FileRef(nil), refs...)
+	rand.New(rand.NewPCG(3, 4)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	full, again := run(refs), run(shuffled)
+	subset := run(shuffled[:len(shuffled)/2])
+	if len(full) == 0 || len(subset) == 0 {
+		t.Fatal("no rows")
+	}
+	for k, r := range full {
+		if g := again[k]; !bytes.Equal(g.Input, r.Input) || !bytes.Equal(g.Mask, r.Mask) || g.MaskRatio != r.MaskRatio {
+			t.Errorf("%s: row changed with input order", k)
+		}
+	}
+	for k, r := range subset {
+		if f := full[k]; !bytes.Equal(f.Input, r.Input) || !bytes.Equal(f.Mask, r.Mask) {
+			t.Errorf("%s: row changed when other inputs were left out", k)
+		}
+	}
+}
+
+// DuckDB, an independent Parquet reader, reads the shards with the documented columns.
+func TestDuckDBReadsShards(t *testing.T) {
+	script := filepath.Join(repo, "scripts", "duckdb-query.mjs")
+	if _, err := os.Stat(filepath.Join(repo, ".cache", "duckdb", "node_modules", "@duckdb", "node-api")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("DuckDB is not installed: scripts/setup.sh installs it")
+		}
+		t.Skip("DuckDB not installed (run scripts/setup.sh)")
+	}
+	out := t.TempDir()
+	ms := runVision(t, "prism", quickstart(t, out))
+	query := func(sql string) []map[string]any {
+		t.Helper()
+		cmd := exec.Command("node", script, sql)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("duckdb %q: %v\n%s", sql, err, stderr.String())
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal(b, &rows); err != nil {
+			t.Fatalf("duckdb output %s: %v", b, err)
+		}
+		return rows
+	}
+	columns := map[string][]string{
+		"colorize": {"key", "source", "variant", "split", "width", "height", "encoding", "input", "target", "target_ab", "ab_bins", "ab_stride", "source_is_gray"},
+		"denoise":  {"key", "source", "variant", "split", "width", "height", "encoding", "input", "target", "noise", "noise_level"},
+		"inpaint":  {"key", "source", "variant", "split", "width", "height", "encoding", "input", "target", "mask", "mask_kind", "mask_ratio"},
+	}
+	for task, cols := range columns {
+		glob := filepath.Join(out, task, "*.parquet")
+		rows := query(fmt.Sprintf("select column_name, column_type from (describe select * from read_parquet('%s'))", glob))
+		have := map[string]string{}
+		for _, r := range rows {
+			have[r["column_name"].(string)] = r["column_type"].(string)
+		}
+		for _, c := range cols {
+			if _, ok := have[c]; !ok {
+				t.Errorf("%s: DuckDB sees no column %s (has %v)", task, c, have)
+			}
+		}
+		n := query(fmt.Sprintf("select count(*)::INTEGER as n from read_parquet('%s')", glob))
+		if got := int64(n[0]["n"].(float64)); got != ms[task].Rows {
+			t.Errorf("%s: DuckDB counts %d rows, manifest %d", task, got, ms[task].Rows)
+		}
+	}
+	got := query(fmt.Sprintf("select count(*)::INTEGER as n from read_parquet('%s') where len(ab_bins) = (height // ab_stride) * (width // ab_stride) and len(target_ab) = 2 * len(ab_bins)", filepath.Join(out, "colorize", "*.parquet")))
+	if int64(got[0]["n"].(float64)) != ms["colorize"].Rows {
+		t.Errorf("DuckDB: ab list lengths wrong in some colorize rows: %v", got)
+	}
+	kinds := query(fmt.Sprintf("select noise, count(*)::INTEGER as n from read_parquet('%s') group by noise order by noise", filepath.Join(out, "denoise", "*.parquet")))
+	var total int64
+	for _, k := range kinds {
+		n := int64(k["n"].(float64))
+		total += n
+		if ms["denoise"].Stats["noise/"+k["noise"].(string)] != n {
+			t.Errorf("DuckDB counts %d %s rows, manifest stats %v", n, k["noise"], ms["denoise"].Stats)
+		}
+	}
+	if total != ms["denoise"].Rows {
+		t.Errorf("noise kinds add to %d, rows %d", total, ms["denoise"].Rows)
+	}
+}
+
+func TestMatchFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a.jpg", "b.png", "sub/c.jpg", "sub/deep/d.jpg", "sub/e.txt"} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
+	}
+	for _, tc := range []struct {
+		pattern string
+		limit   int
+		want    []string
+	}{
+		{"/**", 0, []string{"a.jpg", "b.png", "sub/c.jpg", "sub/deep/d.jpg", "sub/e.txt"}},
+		{"/**/*.jpg", 0, []string{"a.jpg", "sub/c.jpg", "sub/deep/d.jpg"}},
+		{"/*.jpg", 0, []string{"a.jpg"}},
+		{"/sub/*", 0, []string{"c.jpg", "e.txt"}},
+		{"/**", 2, []string{"a.jpg", "b.png"}},
+		{"/sub/c.jpg", 0, []string{"c.jpg"}},
+		{"/s?b/**/[cd].jpg", 0, []string{"sub/c.jpg", "sub/deep/d.jpg"}},
+	} {
+		refs, err := MatchFiles(context.Background(), dir+tc.pattern, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, r := range refs {
+			keys = append(keys, r.Key)
+		}
+		sort.Strings(keys)
+		if fmt.Sprint(keys) != fmt.Sprint(tc.want) {
+			t.Errorf("%s limit %d: keys %v, want %v", tc.pattern, tc.limit, keys, tc.want)
+		}
+	}
+	if _, err := MatchFiles(context.Background(), filepath.Join(dir, "missing")+"/**", 0); err == nil {
+		t.Error("a missing folder matched without error")
+	}
+}

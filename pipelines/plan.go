@@ -1,0 +1,105 @@
+package pipelines
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
+	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/vision"
+)
+
+// Plan is what a run writes: one dataset per task plus the dead letters.
+type Plan struct {
+	RunID   string
+	Commits []sinks.Commit
+	// TaskConfigs are the tasks' configs as JSON, the form DoFns carry them in.
+	TaskConfigs map[string][]byte
+}
+
+// NewPlan derives the datasets of a run from a validated config. runID only
+// names staging folders; it never reaches the output's bytes.
+func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error) {
+	p := Plan{RunID: runID, TaskConfigs: map[string][]byte{}}
+	buffer := cfg.Sink.BufferMB << 20
+	for _, name := range cfg.TaskNames() {
+		t, _ := transforms.Lookup(name)
+		var extra map[string]string
+		if cfg.Modality == "text" {
+			vh, err := VocabHash(ctx, cfg.Text.Vocab)
+			if err != nil {
+				return Plan{}, err
+			}
+			extra = map[string]string{"vocab_sha256": vh}
+		}
+		label, hash, err := cfg.LabelConfig(name, extra)
+		if err != nil {
+			return Plan{}, err
+		}
+		c := sinks.Commit{
+			Dataset: sinks.Dataset{
+				Name: name, Format: t.Format.Name(), Dir: sinks.Join(cfg.Output, name), RunID: runID,
+				NumShards: cfg.Sink.NumShards, RowGroupRows: cfg.Sink.RowGroupRows, MaxBufferBytes: buffer,
+			},
+			Task: name, Seed: cfg.Seed, ConfigHash: hash, Config: label,
+		}
+		if p.TaskConfigs[name], err = cfg.TaskJSON(name); err != nil {
+			return Plan{}, err
+		}
+		if name == "colorize" {
+			c.Info = map[string]int64{"ab_bins": int64(vision.NumABBins())}
+		}
+		p.Commits = append(p.Commits, c)
+	}
+	// Dead letters of the run: one small shard, committed like a task.
+	p.Commits = append(p.Commits, sinks.Commit{
+		Dataset: sinks.Dataset{
+			Name: sinks.DeadLetters, Format: sinks.DeadLetterFormat.Name(), Dir: sinks.Join(cfg.Output, sinks.DeadLetters),
+			RunID: runID, NumShards: 1, RowGroupRows: 4096, MaxBufferBytes: buffer,
+		},
+		Task: sinks.DeadLetters, Seed: cfg.Seed,
+	})
+	return p, nil
+}
+
+// Prepare removes the manifests of the datasets a run is about to replace,
+// before anything else is written: from then on a reader sees the folder as
+// incomplete until the new manifest lands.
+func (p Plan) Prepare(ctx context.Context) error {
+	for _, c := range p.Commits {
+		fs, err := filesystem.New(ctx, c.Dir)
+		if err != nil {
+			return err
+		}
+		found, err := fs.List(ctx, c.ManifestPath())
+		if err == nil && len(found) > 0 {
+			rm, ok := fs.(filesystem.Remover)
+			if !ok {
+				fs.Close()
+				return fmt.Errorf("cannot remove the old manifest %s", c.ManifestPath())
+			}
+			if err := rm.Remove(ctx, c.ManifestPath()); err != nil {
+				fs.Close()
+				return fmt.Errorf("removing the old manifest: %w", err)
+			}
+		}
+		fs.Close()
+	}
+	return nil
+}
+
+// Build adds the pipeline of cfg's modality to s and returns
+// PCollection<string> of the manifests it writes.
+func Build(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
+	if cfg.Modality == "text" {
+		return Text(s, cfg, plan)
+	}
+	return Vision(s, cfg, plan)
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
