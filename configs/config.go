@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -143,8 +144,9 @@ type file struct {
 }
 
 // Load reads a config file: defaults, then the file's values. Unknown keys
-// are errors, each named. It does not validate: call Validate after applying
-// command-line overrides.
+// are errors, each named; the config returned beside such an error holds
+// every value that did decode, so Validate can report the rest. It does not
+// validate: call Validate after applying command-line overrides.
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -152,7 +154,7 @@ func Load(path string) (Config, error) {
 	}
 	cfg, err := Parse(data)
 	if err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
+		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
@@ -169,7 +171,7 @@ func Parse(data []byte) (Config, error) {
 		if !errors.As(err, &te) {
 			return cfg, err
 		}
-		errs = append(errs, err)
+		errs = append(errs, fieldErrors("", te)...)
 	}
 	if f.Seed != nil {
 		cfg.Seed = *f.Seed
@@ -191,9 +193,7 @@ func Parse(data []byte) (Config, error) {
 		node *yaml.Node
 		into any
 	}{{"image", &f.Image, &cfg.Image}, {"text", &f.Text, &cfg.Text}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}} {
-		if err := decodeNode(sec.node, sec.into); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", sec.name, err))
-		}
+		errs = append(errs, decodeSection(sec.name, sec.node, sec.into)...)
 	}
 	cfg.Tasks = map[string]transforms.Config{}
 	for _, name := range sortedKeys(f.Tasks) {
@@ -204,10 +204,7 @@ func Parse(data []byte) (Config, error) {
 		}
 		tc := t.NewConfig()
 		node := f.Tasks[name]
-		if err := decodeNode(&node, tc); err != nil {
-			errs = append(errs, fmt.Errorf("tasks.%s: %w", name, err))
-			continue
-		}
+		errs = append(errs, decodeSection("tasks."+name, &node, tc)...)
 		cfg.Tasks[name] = tc
 	}
 	return cfg, errors.Join(errs...)
@@ -234,6 +231,42 @@ func decodeNode(n *yaml.Node, into any) error {
 		return err
 	}
 	return strict(data, into)
+}
+
+// decodeSection decodes one section strictly, naming each bad key by its path.
+func decodeSection(path string, n *yaml.Node, into any) []error {
+	err := decodeNode(n, into)
+	if err == nil {
+		return nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return fieldErrors(path, te)
+	}
+	return []error{fmt.Errorf("%s: %w", path, err)}
+}
+
+var yamlFieldError = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+
+// fieldErrors rewrites yaml.v3's "line 3: field x not found in type T" as
+// "path.x: unknown key (line 3)"; other messages keep their text.
+func fieldErrors(path string, te *yaml.TypeError) []error {
+	var errs []error
+	for _, msg := range te.Errors {
+		if m := yamlFieldError.FindStringSubmatch(msg); m != nil {
+			name := m[2]
+			if path != "" {
+				name = path + "." + name
+			}
+			errs = append(errs, fmt.Errorf("%s: unknown key (line %s of its section)", name, m[1]))
+			continue
+		}
+		if path != "" {
+			msg = path + ": " + msg
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errs
 }
 
 func sortedKeys[V any](m map[string]V) []string {

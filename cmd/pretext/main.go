@@ -2,6 +2,7 @@
 //
 //	pretext run --config FILE [--input GLOB] [--output DIR] [--seed N] [--limit N] [--dry-run] [beam flags]
 //	pretext tasks
+//	pretext tokenize --vocab FILE [--cased]
 //
 // The same binary is a Beam worker: runners start it without a subcommand,
 // with flags only, and beam.Init then runs the worker harness.
@@ -29,6 +30,7 @@ const usage = `pretext builds pseudo-labeled datasets for self-supervised learni
 Usage:
   pretext run --config FILE [--input GLOB] [--output DIR] [--seed N] [--limit N] [--dry-run] [beam flags]
   pretext tasks
+  pretext tokenize --vocab FILE [--cased] < lines.txt
 
 Run "pretext run --help" for the run flags, Beam's included (--runner: prism
 by default, in-process; direct, universal, flink, dataflow).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -30,13 +31,18 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 	limit := fs.Int("limit", 0, "use only the first N inputs in path order; overrides the config's limit")
 	dryRun := fs.Bool("dry-run", false, "validate the config, match the inputs, print the plan and write nothing")
 	progress := fs.Duration("progress", 2*time.Second, "how often a local run prints progress (0 = never)")
+	verbose := fs.Bool("verbose", false, "show the runner's informational logs")
 	return func(ctx context.Context) error {
+		if !*verbose {
+			// Prism logs every job step at INFO; a user wants progress and errors.
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		}
 		if *config == "" {
 			return errors.New("--config is required")
 		}
-		cfg, err := configs.Load(*config)
-		if err != nil {
-			return err
+		cfg, loadErr := configs.Load(*config)
+		if _, statErr := os.Stat(*config); statErr != nil {
+			return loadErr
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -52,7 +58,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 		if set["limit"] {
 			cfg.Limit = *limit
 		}
-		if err := cfg.Validate(); err != nil {
+		if err := errors.Join(unwrapJoined(loadErr), cfg.Validate()); err != nil {
 			return fmt.Errorf("invalid config %s:\n%w", *config, indent(err))
 		}
 		plan, err := pipelines.NewPlan(ctx, cfg, newRunID())
@@ -70,6 +76,18 @@ func newRunID() string {
 	var b [4]byte
 	rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// unwrapJoined strips Load's "config FILE: " prefix so that each bad field
+// stands on its own line.
+func unwrapJoined(err error) error {
+	if err == nil {
+		return nil
+	}
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
 }
 
 // indent puts each error of a joined error on its own indented line.
@@ -148,7 +166,7 @@ func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, e
 		return fmt.Errorf("pipeline failed (no manifest was written for an unfinished dataset): %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "done     %s\n", progressLine(time.Since(start)))
-	if res != nil && res.Metrics() != nil {
+	if res != nil {
 		counters := res.Metrics().AllMetrics().Counters()
 		sums := map[string]int64{}
 		for _, c := range counters {

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/pretext-dev/pretext/transforms"
 )
@@ -30,19 +31,20 @@ func tasksCmd(context.Context) error {
 func columnType(f parquet.Field) string { return f.Name() + " " + typeName(f) }
 
 func typeName(f parquet.Node) string {
-	if lt := f.Type().LogicalType(); lt != nil && lt.List != nil && len(f.Fields()) == 1 {
-		elem := f.Fields()[0]
-		if len(elem.Fields()) == 1 {
-			elem = elem.Fields()[0]
-		}
-		return "list<" + typeName(elem) + ">"
-	}
 	if lt := f.Type().LogicalType(); lt != nil {
-		switch {
-		case lt.UTF8 != nil:
+		switch v := lt.Value.(type) {
+		case *format.ListType:
+			if len(f.Fields()) == 1 {
+				elem := f.Fields()[0]
+				if len(elem.Fields()) == 1 {
+					elem = elem.Fields()[0]
+				}
+				return "list<" + typeName(elem) + ">"
+			}
+		case *format.StringType:
 			return "string"
-		case lt.Integer != nil:
-			return fmt.Sprintf("int%d", lt.Integer.BitWidth)
+		case *format.IntType:
+			return fmt.Sprintf("int%d", v.BitWidth)
 		}
 	}
 	switch f.Type().Kind() {
