@@ -1,0 +1,241 @@
+package vision
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image"
+	"image/draw"
+	_ "image/gif" // registers GIF; image.Decode keeps only the first frame
+	_ "image/jpeg"
+	_ "image/png"
+
+	"github.com/disintegration/imaging"
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
+)
+
+// DecodeLimits bound the work Decode may do on one input.
+type DecodeLimits struct {
+	// MaxPixels rejects an image whose header claims more than width×height
+	// pixels, before any pixel is decoded (decompression bombs). 0: no limit.
+	MaxPixels int64
+	// MaxBytes rejects encoded input longer than this. 0: no limit.
+	MaxBytes int64
+}
+
+// Reason codes of a DecodeError. They are stable: they name Beam counters
+// and the reason column of dead letters.
+const (
+	ReasonEmptyFile     = "empty_file"
+	ReasonTooLargeFile  = "too_large_file"
+	ReasonUnknownFormat = "unknown_format"
+	ReasonPixelLimit    = "pixel_limit"
+	ReasonDecodeError   = "decode_error"
+	ReasonDecoderPanic  = "decoder_panic"
+	ReasonZeroSize      = "zero_size"
+)
+
+// DecodeError is bad input, as opposed to a failure of the machine: the
+// pipeline turns it into a dead letter rather than failing the bundle.
+type DecodeError struct {
+	// Reason is one of the Reason* codes.
+	Reason string
+	// Detail is free text for a person: the decoder's message, the sizes.
+	Detail string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Detail == "" {
+		return "vision: decode: " + e.Reason
+	}
+	return "vision: decode: " + e.Reason + ": " + e.Detail
+}
+
+// Decode decodes a JPEG, PNG, GIF (first frame only), BMP, TIFF or WebP image
+// and returns it as *image.NRGBA with its origin at (0,0), together with the
+// format's name ("jpeg", "png", "gif", "bmp", "tiff", "webp").
+//
+// The header is read first and an image over lim.MaxPixels is rejected
+// before its pixels are allocated. A JPEG's EXIF orientation (tag 0x0112,
+// values 2..8) is applied, so width and height are those a viewer shows.
+// A decoder panic is recovered. Every failure caused by the input is a
+// *DecodeError.
+func Decode(data []byte, lim DecodeLimits) (img *image.NRGBA, format string, err error) {
+	switch {
+	case len(data) == 0:
+		return nil, "", &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
+	case lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes:
+		return nil, "", &DecodeError{Reason: ReasonTooLargeFile, Detail: fmt.Sprintf("%d bytes > %d", len(data), lim.MaxBytes)}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			img, format, err = nil, "", &DecodeError{Reason: ReasonDecoderPanic, Detail: fmt.Sprint(r)}
+		}
+	}()
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		if errors.Is(err, image.ErrFormat) {
+			return nil, "", &DecodeError{Reason: ReasonUnknownFormat, Detail: sniff(data)}
+		}
+		return nil, format, &DecodeError{Reason: ReasonDecodeError, Detail: format + " header: " + err.Error()}
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, format, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, cfg.Width, cfg.Height)}
+	}
+	if px := int64(cfg.Width) * int64(cfg.Height); lim.MaxPixels > 0 && px > lim.MaxPixels {
+		return nil, format, &DecodeError{Reason: ReasonPixelLimit, Detail: fmt.Sprintf("%s %dx%d = %d pixels > %d", format, cfg.Width, cfg.Height, px, lim.MaxPixels)}
+	}
+	m, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, format, &DecodeError{Reason: ReasonDecodeError, Detail: format + ": " + err.Error()}
+	}
+	if b := m.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
+		return nil, format, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, b.Dx(), b.Dy())}
+	}
+	img = toNRGBA(m)
+	if format == "jpeg" {
+		img = orient(img, exifOrientation(data))
+	}
+	return img, format, nil
+}
+
+// sniff describes the first bytes of an input of unknown format, so a dead
+// letter says what the file was instead (an HTML error page, a text file).
+func sniff(data []byte) string {
+	n := min(len(data), 8)
+	return fmt.Sprintf("%d bytes starting %q", len(data), data[:n])
+}
+
+// toNRGBA converts m to a fresh *image.NRGBA at the origin. An *image.NRGBA
+// at the origin is returned as is: the decoders return fresh images.
+func toNRGBA(m image.Image) *image.NRGBA {
+	b := m.Bounds()
+	switch src := m.(type) {
+	case *image.NRGBA:
+		if b.Min == (image.Point{}) {
+			return src
+		}
+	case *image.YCbCr:
+		// YCbCr is opaque, so its RGBA and NRGBA bytes agree, and image/draw
+		// has a fast YCbCr→RGBA path.
+		dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(dst, dst.Rect, src, b.Min, draw.Src)
+		return &image.NRGBA{Pix: dst.Pix, Stride: dst.Stride, Rect: dst.Rect}
+	case *image.Gray:
+		dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		for y := 0; y < b.Dy(); y++ {
+			row := src.Pix[y*src.Stride : y*src.Stride+b.Dx()]
+			out := dst.Pix[y*dst.Stride : y*dst.Stride+4*b.Dx()]
+			for x, v := range row {
+				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = v, v, v, 255
+			}
+		}
+		return dst
+	}
+	return imaging.Clone(m) // RGBA (un-premultiplied), paletted, 16-bit, CMYK...
+}
+
+// orient applies an EXIF orientation: the transform that makes the stored
+// pixels look as the camera saw them.
+func orient(img *image.NRGBA, o int) *image.NRGBA {
+	switch o {
+	case 2:
+		return imaging.FlipH(img)
+	case 3:
+		return imaging.Rotate180(img)
+	case 4:
+		return imaging.FlipV(img)
+	case 5:
+		return imaging.Transpose(img)
+	case 6:
+		return imaging.Rotate270(img) // 90° clockwise
+	case 7:
+		return imaging.Transverse(img)
+	case 8:
+		return imaging.Rotate90(img) // 90° counter-clockwise
+	}
+	return img
+}
+
+// exifOrientation returns the orientation tag (1..8) of a JPEG's EXIF APP1
+// segment, or 1 when there is none or it is malformed. It reads only inside
+// data with checked offsets and every loop advances, so garbage can neither
+// panic nor loop.
+func exifOrientation(data []byte) int {
+	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+		return 1
+	}
+	i := 2
+	for i+4 <= len(data) {
+		if data[i] != 0xFF {
+			return 1
+		}
+		m := data[i+1]
+		switch {
+		case m == 0xFF: // fill byte
+			i++
+			continue
+		case m == 0x01 || (m >= 0xD0 && m <= 0xD8): // markers without a length
+			i += 2
+			continue
+		case m == 0xDA || m == 0xD9: // start of scan, end of image: no EXIF before
+			return 1
+		}
+		n := int(binary.BigEndian.Uint16(data[i+2:]))
+		if n < 2 || i+2+n > len(data) {
+			return 1
+		}
+		seg := data[i+4 : i+2+n]
+		if m == 0xE1 && len(seg) >= 6 && string(seg[:6]) == "Exif\x00\x00" {
+			if o := tiffOrientation(seg[6:]); o != 0 {
+				return o
+			}
+		}
+		i += 2 + n
+	}
+	return 1
+}
+
+// tiffOrientation reads tag 0x0112 from IFD0 of a TIFF structure, or 0.
+func tiffOrientation(t []byte) int {
+	if len(t) < 8 {
+		return 0
+	}
+	var bo binary.ByteOrder
+	switch string(t[:2]) {
+	case "II":
+		bo = binary.LittleEndian
+	case "MM":
+		bo = binary.BigEndian
+	default:
+		return 0
+	}
+	if bo.Uint16(t[2:]) != 42 {
+		return 0
+	}
+	off := int64(bo.Uint32(t[4:]))
+	if off < 8 || off+2 > int64(len(t)) {
+		return 0
+	}
+	n := int64(bo.Uint16(t[off:]))
+	for k := int64(0); k < n; k++ {
+		e := off + 2 + 12*k
+		if e+12 > int64(len(t)) {
+			return 0
+		}
+		if bo.Uint16(t[e:]) != 0x0112 {
+			continue
+		}
+		if typ := bo.Uint16(t[e+2:]); typ != 3 || bo.Uint32(t[e+4:]) < 1 { // SHORT, count >= 1
+			return 0
+		}
+		if v := int(bo.Uint16(t[e+8:])); v >= 1 && v <= 8 {
+			return v
+		}
+		return 0
+	}
+	return 0
+}

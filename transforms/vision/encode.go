@@ -1,0 +1,153 @@
+package vision
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"sync"
+)
+
+// Encoding says how image columns are written.
+type Encoding struct {
+	// Format is "png", "jpeg" or "raw" (uint8 pixels, row-major H×W×C, no
+	// header: the shape comes from the width and height columns, C from
+	// len/(W·H)).
+	Format string
+	// PNGLevel is "default", "best_speed", "best_compression" or "none"
+	// ("" means default).
+	PNGLevel string
+	// JPEGQuality is 1..100 (0 means jpeg.DefaultQuality).
+	JPEGQuality int
+}
+
+// Encoding formats and PNG levels Encode accepts.
+var (
+	EncodingFormats = []string{"png", "jpeg", "raw"}
+	PNGLevels       = []string{"default", "best_speed", "best_compression", "none"}
+)
+
+// pngBuffers lets concurrent encoders reuse their compression state, which
+// is most of a PNG encoder's allocation.
+type pngBuffers struct{ p sync.Pool }
+
+func (b *pngBuffers) Get() *png.EncoderBuffer  { e, _ := b.p.Get().(*png.EncoderBuffer); return e }
+func (b *pngBuffers) Put(e *png.EncoderBuffer) { b.p.Put(e) }
+
+var pngEncoders = func() map[string]*png.Encoder {
+	levels := map[string]png.CompressionLevel{
+		"": png.DefaultCompression, "default": png.DefaultCompression,
+		"best_speed": png.BestSpeed, "best_compression": png.BestCompression, "none": png.NoCompression,
+	}
+	m := make(map[string]*png.Encoder, len(levels))
+	for name, l := range levels {
+		m[name] = &png.Encoder{CompressionLevel: l, BufferPool: &pngBuffers{}}
+	}
+	return m
+}()
+
+// Encode encodes img. An *image.Gray stays one channel (gray PNG, gray JPEG,
+// one raw byte per pixel); anything else is written as RGB with its alpha
+// dropped (not composited: the colour values are kept as they are). The
+// bytes depend only on the pixels and enc.
+func Encode(img image.Image, enc Encoding) ([]byte, error) {
+	if g, ok := img.(*image.Gray); ok {
+		return encodeGray(g, enc)
+	}
+	var rgb *image.NRGBA
+	if n, ok := img.(*image.NRGBA); ok {
+		rgb = opaque(n)
+	} else {
+		rgb = opaque(toNRGBA(img))
+	}
+	switch enc.Format {
+	case "png":
+		return encodePNG(rgb, enc.PNGLevel)
+	case "jpeg":
+		// An opaque NRGBA has the bytes of an RGBA, for which image/jpeg has
+		// a fast path (it has none for NRGBA).
+		return encodeJPEG(&image.RGBA{Pix: rgb.Pix, Stride: rgb.Stride, Rect: rgb.Rect}, enc.JPEGQuality)
+	case "raw":
+		w, h := rgb.Rect.Dx(), rgb.Rect.Dy()
+		out := make([]byte, 0, w*h*3)
+		for y := 0; y < h; y++ {
+			row := rgb.Pix[y*rgb.Stride : y*rgb.Stride+4*w]
+			for x := 0; x < len(row); x += 4 {
+				out = append(out, row[x], row[x+1], row[x+2])
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("vision: unknown encoding format %q", enc.Format)
+}
+
+func encodeGray(g *image.Gray, enc Encoding) ([]byte, error) {
+	switch enc.Format {
+	case "png":
+		return encodePNG(g, enc.PNGLevel)
+	case "jpeg":
+		return encodeJPEG(g, enc.JPEGQuality)
+	case "raw":
+		w, h := g.Rect.Dx(), g.Rect.Dy()
+		out := make([]byte, 0, w*h)
+		for y := 0; y < h; y++ {
+			out = append(out, g.Pix[y*g.Stride:y*g.Stride+w]...)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("vision: unknown encoding format %q", enc.Format)
+}
+
+func encodePNG(img image.Image, level string) ([]byte, error) {
+	e, ok := pngEncoders[level]
+	if !ok {
+		return nil, fmt.Errorf("vision: unknown PNG level %q", level)
+	}
+	var buf bytes.Buffer
+	if err := e.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("vision: png: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func encodeJPEG(img image.Image, quality int) ([]byte, error) {
+	if quality == 0 {
+		quality = jpeg.DefaultQuality
+	}
+	if quality < 1 || quality > 100 {
+		return nil, fmt.Errorf("vision: JPEG quality %d outside 1..100", quality)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		return nil, fmt.Errorf("vision: jpeg: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// opaque returns img with every alpha 255: img itself when it already is,
+// otherwise a copy (the caller's image is never modified).
+func opaque(img *image.NRGBA) *image.NRGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	for y := 0; y < h; y++ {
+		row := img.Pix[y*img.Stride : y*img.Stride+4*w]
+		for x := 3; x < len(row); x += 4 {
+			if row[x] != 255 {
+				return setOpaque(img)
+			}
+		}
+	}
+	return img
+}
+
+func setOpaque(img *image.NRGBA) *image.NRGBA {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	dst := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		copy(dst.Pix[y*dst.Stride:], img.Pix[y*img.Stride:y*img.Stride+4*w])
+	}
+	for i := 3; i < len(dst.Pix); i += 4 {
+		dst.Pix[i] = 255
+	}
+	return dst
+}

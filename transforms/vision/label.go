@@ -1,0 +1,304 @@
+package vision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"math/rand/v2"
+	"reflect"
+	"runtime/debug"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/seeding"
+)
+
+func init() {
+	register.DoFn5x1[context.Context, transforms.FileRef, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&labelFn{})
+	register.Emitter1[sinks.TempFile]()
+	register.Emitter1[sinks.DeadLetter]()
+	register.Emitter1[string]()
+}
+
+// Example is one decoded, preprocessed image on its way to the tasks.
+type Example struct {
+	Key, Source, Split string
+	Image              *image.NRGBA
+	Encoding           Encoding
+	target             []byte
+}
+
+// Target is the encoded clean image: every image task's target. It is encoded
+// once per input and shared by all tasks and variants.
+func (e *Example) Target() ([]byte, error) {
+	if e.target == nil {
+		b, err := Encode(e.Image, e.Encoding)
+		if err != nil {
+			return nil, err
+		}
+		e.target = b
+	}
+	return e.target, nil
+}
+
+// Labeler is what an image task registers as its transforms.Task.Impl.
+type Labeler interface {
+	// Label makes the row of one variant of one example. rng is seeded by
+	// (seed, task, key, variant). It returns the row, its payload size in
+	// bytes and the label statistics to count.
+	Label(ex *Example, cfg transforms.Config, variant int, rng *rand.Rand) (row any, size int, stats []string, err error)
+	// Variants is the number of rows per image the config asks for.
+	Variants(cfg transforms.Config) int
+}
+
+// TaskSpec is one task of a run as a labeling DoFn carries it.
+type TaskSpec struct {
+	Name    string
+	Config  json.RawMessage // the task's config as JSON
+	Dataset sinks.Dataset
+}
+
+// Stages of image dead letters.
+const (
+	StageDecode = "decode"
+	StageLabel  = "label"
+)
+
+// Label decodes, filters and preprocesses each image once and makes the rows
+// of every configured image task from it, writing them straight into each
+// task's sink writer (rows never travel through Beam: see package sinks).
+//
+// It expects PCollection<transforms.FileRef> and returns
+// PCollection<sinks.TempFile>, PCollection<sinks.DeadLetter> and
+// PCollection<string> of outcomes (one per input).
+func Label(s beam.Scope, refs beam.PCollection, seed int64, im configs.Image, split configs.Split, tasks []TaskSpec) (temps, dead, outcomes beam.PCollection) {
+	s = s.Scope("vision.Label")
+	return beam.ParDo3(s, &labelFn{Seed: seed, Image: im, Split: split, Tasks: tasks}, refs)
+}
+
+type labelFn struct {
+	Seed  int64
+	Image configs.Image
+	Split configs.Split
+	Tasks []TaskSpec
+
+	labelers []Labeler
+	configs  []transforms.Config
+	writers  []*sinks.Writer
+	inputs   beam.Counter
+	labeled  beam.Counter
+	rows     beam.Counter
+	dead     beam.Counter
+	filtered beam.Counter
+}
+
+func (f *labelFn) Setup() error {
+	f.inputs = beam.NewCounter("pretext", "image_inputs")
+	f.labeled = beam.NewCounter("pretext", "image_labeled")
+	f.rows = beam.NewCounter("pretext", "rows")
+	f.dead = beam.NewCounter("pretext", "dead_letters")
+	f.filtered = beam.NewCounter("pretext", "filtered")
+	for _, ts := range f.Tasks {
+		t, ok := transforms.Lookup(ts.Name)
+		if !ok {
+			return fmt.Errorf("vision: task %q is not registered in this binary", ts.Name)
+		}
+		l, ok := t.Impl.(Labeler)
+		if !ok {
+			return fmt.Errorf("vision: task %q is not an image task", ts.Name)
+		}
+		cfg := t.NewConfig()
+		if err := json.Unmarshal(ts.Config, cfg); err != nil {
+			return fmt.Errorf("vision: config of task %q: %w", ts.Name, err)
+		}
+		f.labelers = append(f.labelers, l)
+		f.configs = append(f.configs, cfg)
+	}
+	return nil
+}
+
+func (f *labelFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+	f.writers = f.writers[:0]
+	for _, ts := range f.Tasks {
+		w, err := sinks.NewWriter(ctx, ts.Dataset)
+		if err != nil {
+			return err
+		}
+		f.writers = append(f.writers, w)
+	}
+	return nil
+}
+
+func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	f.inputs.Inc(ctx, 1)
+	transforms.Live.Inputs.Add(1)
+	ex, stage, reason, detail, err := f.prepare(ctx, ref)
+	if err != nil {
+		return err
+	}
+	switch {
+	case stage == "filter":
+		f.filtered.Inc(ctx, 1)
+		transforms.Live.Filtered.Add(1)
+		outcome(sinks.OutcomeFiltered(reason))
+		return nil
+	case stage != "":
+		f.deadLetter(ctx, ref, stage, reason, detail, emitDead, outcome)
+		return nil
+	}
+	// Label every task before adding any row, so an input either gives all its
+	// rows or becomes one dead letter: never half of its rows.
+	type pending struct {
+		task int
+		row  any
+		size int
+	}
+	var rows []pending
+	var stats [][]string
+	for i, l := range f.labelers {
+		cfg := f.configs[i]
+		for v := 0; v < l.Variants(cfg); v++ {
+			rng := seeding.New(f.Seed, f.Tasks[i].Name, ref.Key, v)
+			row, size, st, err := safeLabel(l, ex, cfg, v, rng)
+			if err != nil {
+				f.deadLetter(ctx, ref, StageLabel, "label_error", f.Tasks[i].Name+": "+err.Error(), emitDead, outcome)
+				return nil
+			}
+			rows = append(rows, pending{i, row, size})
+			stats = append(stats, st)
+		}
+	}
+	for j, p := range rows {
+		if err := f.writers[p.task].Add(ctx, ref.Key, p.row, p.size); err != nil {
+			return err
+		}
+		for _, st := range stats[j] {
+			f.writers[p.task].Count(st, 1)
+		}
+	}
+	f.rows.Inc(ctx, int64(len(rows)))
+	f.labeled.Inc(ctx, 1)
+	transforms.Live.Rows.Add(int64(len(rows)))
+	outcome(sinks.OutcomeLabeled)
+	return nil
+}
+
+func (f *labelFn) deadLetter(ctx context.Context, ref transforms.FileRef, stage, reason, detail string, emitDead func(sinks.DeadLetter), outcome func(string)) {
+	f.dead.Inc(ctx, 1)
+	transforms.Live.DeadLetters.Add(1)
+	emitDead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: stage, Reason: reason, Detail: detail})
+	outcome(sinks.OutcomeDead(stage, reason))
+}
+
+// safeLabel turns a panic in a label function into an error, so one odd image
+// is a dead letter rather than a failed job.
+func safeLabel(l Labeler, ex *Example, cfg transforms.Config, v int, rng *rand.Rand) (row any, size int, stats []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return l.Label(ex, cfg, v, rng)
+}
+
+// prepare reads, decodes, filters and resizes one input. A non-empty stage
+// means the input stops here: "filter" with the filter's reason, or a
+// dead-letter stage. err is set only when the filesystem itself fails.
+func (f *labelFn) prepare(ctx context.Context, ref transforms.FileRef) (ex *Example, stage, reason, detail string, err error) {
+	data, reason, detail, err := readFile(ctx, ref.Source, f.Image.MaxBytes)
+	if err != nil || reason != "" {
+		return nil, "read", reason, detail, err
+	}
+	img, _, derr := Decode(data, DecodeLimits{MaxPixels: f.Image.MaxPixels, MaxBytes: f.Image.MaxBytes})
+	if derr != nil {
+		var de *DecodeError
+		if errors.As(derr, &de) {
+			return nil, StageDecode, de.Reason, de.Detail, nil
+		}
+		return nil, StageDecode, "decode_error", derr.Error(), nil
+	}
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	if reason := Filter(w, h, f.Image); reason != "" {
+		return nil, "filter", reason, "", nil
+	}
+	out := Resize(img, f.Image.Resize, f.Image.Size, f.Image.Filter)
+	return &Example{
+		Key: ref.Key, Source: ref.Source, Split: SplitOf(ref.Key, f.Split), Image: out,
+		Encoding: Encoding{Format: f.Image.Encoding, PNGLevel: f.Image.PNGLevel, JPEGQuality: f.Image.JPEGQuality},
+	}, "", "", "", nil
+}
+
+// Filter returns the reason an image of w×h pixels is dropped, or "".
+func Filter(w, h int, im configs.Image) string {
+	switch {
+	case w < im.MinWidth || h < im.MinHeight:
+		return "too_small"
+	case float64(max(w, h)) > im.MaxAspect*float64(min(w, h)):
+		return "aspect_ratio"
+	}
+	return ""
+}
+
+// SplitOf assigns key to train, val or test by a hash of the key alone.
+func SplitOf(key string, sp configs.Split) string {
+	h, _ := seeding.Hash(0, "split", key, 0)
+	u := float64(h>>11) / (1 << 53)
+	switch {
+	case u < sp.Train:
+		return "train"
+	case u < sp.Train+sp.Val:
+		return "val"
+	}
+	return "test"
+}
+
+// readFile reads a whole input of at most maxBytes bytes.
+func readFile(ctx context.Context, source string, maxBytes int64) (data []byte, reason, detail string, err error) {
+	fsys, err := filesystem.New(ctx, source)
+	if err != nil {
+		return nil, "", "", err
+	}
+	defer fsys.Close()
+	r, err := fsys.OpenRead(ctx, source)
+	if err != nil {
+		return nil, "read_error", err.Error(), nil
+	}
+	defer r.Close()
+	data, err = io.ReadAll(io.LimitReader(r, maxBytes+1))
+	switch {
+	case err != nil:
+		return nil, "read_error", err.Error(), nil
+	case len(data) == 0:
+		return nil, "empty_file", "0 bytes", nil
+	case int64(len(data)) > maxBytes:
+		return nil, "too_large_file", fmt.Sprintf("more than %d bytes", maxBytes), nil
+	}
+	return data, "", "", nil
+}
+
+func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+	for _, w := range f.writers {
+		temps, err := w.Flush(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range temps {
+			emitTemp(t)
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	f.writers = f.writers[:0]
+	return nil
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
