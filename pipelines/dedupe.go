@@ -17,7 +17,7 @@ import (
 
 func init() {
 	register.DoFn5x1[context.Context, transforms.FileRef, func(string, transforms.FileRef), func(sinks.DeadLetter), func(string), error](&hashFn{})
-	register.Function4x0[string, func(*transforms.FileRef) bool, func(transforms.FileRef), func(string)](pickFirst)
+	register.Function5x0[context.Context, string, func(*transforms.FileRef) bool, func(transforms.FileRef), func(string)](pickFirst)
 	register.Emitter2[string, transforms.FileRef]()
 	register.Emitter1[sinks.DeadLetter]()
 	register.Iter1[transforms.FileRef]()
@@ -44,7 +44,11 @@ const StageRead = "read"
 
 type hashFn struct {
 	MaxBytes int64
+
+	dead beam.Counter
 }
+
+func (f *hashFn) Setup() { f.dead = beam.NewCounter("pretext", "dead_letters") }
 
 func (f *hashFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emit func(string, transforms.FileRef), dead func(sinks.DeadLetter), outcome func(string)) error {
 	sum, reason, detail, err := hashFile(ctx, ref.Source, f.MaxBytes)
@@ -52,6 +56,7 @@ func (f *hashFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emi
 		return err
 	}
 	if reason != "" {
+		f.dead.Inc(ctx, 1)
 		transforms.Live.Inputs.Add(1)
 		transforms.Live.DeadLetters.Add(1)
 		dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: StageRead, Reason: reason, Detail: detail})
@@ -89,7 +94,9 @@ func hashFile(ctx context.Context, source string, maxBytes int64) (sum, reason, 
 	return hex.EncodeToString(h.Sum(nil)), "", "", nil
 }
 
-func pickFirst(_ string, refs func(*transforms.FileRef) bool, keep func(transforms.FileRef), outcome func(string)) {
+var duplicates = beam.NewCounter("pretext", "filtered_duplicate")
+
+func pickFirst(ctx context.Context, _ string, refs func(*transforms.FileRef) bool, keep func(transforms.FileRef), outcome func(string)) {
 	var first transforms.FileRef
 	n := 0
 	var r transforms.FileRef
@@ -102,6 +109,7 @@ func pickFirst(_ string, refs func(*transforms.FileRef) bool, keep func(transfor
 	keep(first)
 	for i := 1; i < n; i++ {
 		transforms.Live.Inputs.Add(1)
+		duplicates.Inc(ctx, 1)
 		transforms.Live.Filtered.Add(1)
 		outcome(sinks.OutcomeFiltered("duplicate"))
 	}
