@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/draw"
 	"image/png"
+	"math"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -233,6 +235,57 @@ func TestQuickstart(t *testing.T) {
 	for _, r := range readRows[sinks.DenoiseRow](t, filepath.Join(out, "denoise"), ms["denoise"]) {
 		if bytes.Equal(r.Input, r.Target) {
 			t.Errorf("%s/%d: noisy input equals the target", r.Key, r.Variant)
+		}
+		checkNoise(t, r, toNRGBA(decodePNG(t, r.Input)), toNRGBA(decodePNG(t, r.Target)))
+	}
+}
+
+func toNRGBA(img image.Image) *image.NRGBA {
+	out := image.NewNRGBA(img.Bounds())
+	draw.Draw(out, out.Rect, img, img.Bounds().Min, draw.Src)
+	return out
+}
+
+// checkNoise verifies that a denoise input differs from its target by the
+// noise its row states.
+func checkNoise(t *testing.T, r sinks.DenoiseRow, in, target *image.NRGBA) {
+	t.Helper()
+	level := float64(r.NoiseLevel)
+	var changed, px int
+	var sum, sum2 float64
+	var n int
+	for i := 0; i < len(in.Pix); i += 4 {
+		px++
+		diff := false
+		for c := 0; c < 3; c++ {
+			d := float64(in.Pix[i+c]) - float64(target.Pix[i+c])
+			if d != 0 {
+				diff = true
+			}
+			if tv := float64(target.Pix[i+c]); tv > 3*level && tv < 255-3*level {
+				sum += d
+				sum2 += d * d
+				n++
+			}
+		}
+		if diff {
+			changed++
+		}
+	}
+	frac := float64(changed) / float64(px)
+	switch r.Noise {
+	case "salt_pepper", "masking":
+		// A few pixels were already black or white, so the changed share may
+		// fall a little short of the level, never above it.
+		if frac > level+0.02 || frac < level-0.05 {
+			t.Errorf("%s/%d %s: %.3f of pixels changed, level %.3f", r.Key, r.Variant, r.Noise, frac, level)
+		}
+	case "gaussian":
+		if n > 1000 {
+			std := math.Sqrt(sum2/float64(n) - (sum/float64(n))*(sum/float64(n)))
+			if math.Abs(std-level) > 0.1*level+1 {
+				t.Errorf("%s/%d gaussian: noise std %.2f, level %.2f", r.Key, r.Variant, std, level)
+			}
 		}
 	}
 }
