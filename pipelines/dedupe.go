@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"io"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/pretext-dev/pretext/sinks"
@@ -39,9 +36,6 @@ func Dedupe(s beam.Scope, refs beam.PCollection, maxBytes int64) (kept, dead, ou
 	return kept, dead, beam.Flatten(s, hashOutcomes, dupOutcomes)
 }
 
-// StageRead is the dead-letter stage of reading an input.
-const StageRead = "read"
-
 type hashFn struct {
 	MaxBytes int64
 
@@ -59,37 +53,20 @@ func (f *hashFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emi
 		f.dead.Inc(ctx, 1)
 		transforms.Live.Inputs.Add(1)
 		transforms.Live.DeadLetters.Add(1)
-		dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: StageRead, Reason: reason, Detail: detail})
-		outcome(sinks.OutcomeDead(StageRead, reason))
+		dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: sinks.StageRead, Reason: reason, Detail: detail})
+		outcome(sinks.OutcomeDead(sinks.StageRead, reason))
 		return nil
 	}
 	emit(sum, ref)
 	return nil
 }
 
-// hashFile returns the sha256 of a file, or a dead-letter reason for a file
-// that is empty, larger than maxBytes or unreadable. err is set only when the
-// filesystem itself is unusable.
+// hashFile returns the sha256 of a file, or a dead-letter reason.
 func hashFile(ctx context.Context, source string, maxBytes int64) (sum, reason, detail string, err error) {
-	fsys, err := filesystem.New(ctx, source)
-	if err != nil {
-		return "", "", "", err
-	}
-	defer fsys.Close()
-	r, err := fsys.OpenRead(ctx, source)
-	if err != nil {
-		return "", "read_error", err.Error(), nil
-	}
-	defer r.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(r, maxBytes+1))
-	switch {
-	case err != nil:
-		return "", "read_error", err.Error(), nil
-	case n == 0:
-		return "", "empty_file", "0 bytes", nil
-	case n > maxBytes:
-		return "", "too_large_file", fmt.Sprintf("more than %d bytes", maxBytes), nil
+	_, reason, detail, err = transforms.CopyInput(ctx, source, maxBytes, h)
+	if err != nil || reason != "" {
+		return "", reason, detail, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), "", "", nil
 }

@@ -91,6 +91,14 @@ const (
 	OutcomeLabeled = "labeled"
 )
 
+// Dead-letter stages.
+const (
+	StageRead     = "read"     // the file could not be read, is empty or too large
+	StageDecode   = "decode"   // the bytes are not a decodable input
+	StageTokenize = "tokenize" // text without tokens
+	StageLabel    = "label"    // a task's label function failed
+)
+
 // OutcomeFiltered is the outcome of an input dropped by a filter.
 func OutcomeFiltered(reason string) string { return "filtered/" + reason }
 

@@ -1,18 +1,17 @@
 package vision
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
-	"io"
 	"math/rand/v2"
 	"reflect"
 	"runtime/debug"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/pretext-dev/pretext/configs"
@@ -65,12 +64,6 @@ type TaskSpec struct {
 	Config  json.RawMessage // the task's config as JSON
 	Dataset sinks.Dataset
 }
-
-// Stages of image dead letters.
-const (
-	StageDecode = "decode"
-	StageLabel  = "label"
-)
 
 // Label decodes, filters and preprocesses each image once and makes the rows
 // of every configured image task from it, writing them straight into each
@@ -169,7 +162,7 @@ func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, em
 			rng := seeding.New(f.Seed, f.Tasks[i].Name, ref.Key, v)
 			row, size, st, err := safeLabel(l, ex, cfg, v, rng)
 			if err != nil {
-				f.deadLetter(ctx, ref, StageLabel, "label_error", f.Tasks[i].Name+": "+err.Error(), emitDead, outcome)
+				f.deadLetter(ctx, ref, sinks.StageLabel, "label_error", f.Tasks[i].Name+": "+err.Error(), emitDead, outcome)
 				return nil
 			}
 			rows = append(rows, pending{i, row, size})
@@ -215,15 +208,15 @@ func safeLabel(l Labeler, ex *Example, cfg transforms.Config, v int, rng *rand.R
 func (f *labelFn) prepare(ctx context.Context, ref transforms.FileRef) (ex *Example, stage, reason, detail string, err error) {
 	data, reason, detail, err := readFile(ctx, ref.Source, f.Image.MaxBytes)
 	if err != nil || reason != "" {
-		return nil, "read", reason, detail, err
+		return nil, sinks.StageRead, reason, detail, err
 	}
 	img, _, derr := Decode(data, DecodeLimits{MaxPixels: f.Image.MaxPixels, MaxBytes: f.Image.MaxBytes})
 	if derr != nil {
 		var de *DecodeError
 		if errors.As(derr, &de) {
-			return nil, StageDecode, de.Reason, de.Detail, nil
+			return nil, sinks.StageDecode, de.Reason, de.Detail, nil
 		}
-		return nil, StageDecode, "decode_error", derr.Error(), nil
+		return nil, sinks.StageDecode, "decode_error", derr.Error(), nil
 	}
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if reason := Filter(w, h, f.Image); reason != "" {
@@ -262,26 +255,12 @@ func SplitOf(key string, sp configs.Split) string {
 
 // readFile reads a whole input of at most maxBytes bytes.
 func readFile(ctx context.Context, source string, maxBytes int64) (data []byte, reason, detail string, err error) {
-	fsys, err := filesystem.New(ctx, source)
-	if err != nil {
-		return nil, "", "", err
+	var buf bytes.Buffer
+	_, reason, detail, err = transforms.CopyInput(ctx, source, maxBytes, &buf)
+	if err != nil || reason != "" {
+		return nil, reason, detail, err
 	}
-	defer fsys.Close()
-	r, err := fsys.OpenRead(ctx, source)
-	if err != nil {
-		return nil, "read_error", err.Error(), nil
-	}
-	defer r.Close()
-	data, err = io.ReadAll(io.LimitReader(r, maxBytes+1))
-	switch {
-	case err != nil:
-		return nil, "read_error", err.Error(), nil
-	case len(data) == 0:
-		return nil, "empty_file", "0 bytes", nil
-	case int64(len(data)) > maxBytes:
-		return nil, "too_large_file", fmt.Sprintf("more than %d bytes", maxBytes), nil
-	}
-	return data, "", "", nil
+	return buf.Bytes(), "", "", nil
 }
 
 func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
