@@ -1,0 +1,263 @@
+package text
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// InstanceConfig holds the parameters of BERT's create_pretraining_data.py,
+// with its defaults.
+type InstanceConfig struct {
+	MaxSeqLength         int     `yaml:"max_seq_length" json:"max_seq_length"`
+	MaxPredictionsPerSeq int     `yaml:"max_predictions_per_seq" json:"max_predictions_per_seq"`
+	MaskedLMProb         float64 `yaml:"masked_lm_prob" json:"masked_lm_prob"`
+	DupeFactor           int     `yaml:"dupe_factor" json:"dupe_factor"`
+	ShortSeqProb         float64 `yaml:"short_seq_prob" json:"short_seq_prob"`
+	WholeWordMask        bool    `yaml:"do_whole_word_mask" json:"do_whole_word_mask"`
+	// Masking is "static" (masked here, as BERT) or "none" (unmasked pairs,
+	// masked dynamically by the loader, as RoBERTa and NVIDIA LDDL).
+	Masking string `yaml:"masking" json:"masking"`
+}
+
+// DefaultInstanceConfig returns BERT's defaults.
+func DefaultInstanceConfig() InstanceConfig {
+	return InstanceConfig{
+		MaxSeqLength: 128, MaxPredictionsPerSeq: 20, MaskedLMProb: 0.15,
+		DupeFactor: 10, ShortSeqProb: 0.1, Masking: "static",
+	}
+}
+
+// Validate reports every bad field, each prefixed with path.
+func (c InstanceConfig) Validate(path string) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
+	}
+	if c.MaxSeqLength < 5 || c.MaxSeqLength > 8192 {
+		bad("max_seq_length", "must be in [5, 8192] (got %d)", c.MaxSeqLength)
+	}
+	if c.MaxPredictionsPerSeq < 1 {
+		bad("max_predictions_per_seq", "must be >= 1 (got %d)", c.MaxPredictionsPerSeq)
+	}
+	if !(c.MaskedLMProb > 0 && c.MaskedLMProb < 1) {
+		bad("masked_lm_prob", "must be in (0, 1) (got %v)", c.MaskedLMProb)
+	}
+	if c.DupeFactor < 1 || c.DupeFactor > 1000 {
+		bad("dupe_factor", "must be in [1, 1000] (got %d)", c.DupeFactor)
+	}
+	if !(c.ShortSeqProb >= 0 && c.ShortSeqProb <= 1) {
+		bad("short_seq_prob", "must be in [0, 1] (got %v)", c.ShortSeqProb)
+	}
+	if c.Masking != "static" && c.Masking != "none" {
+		bad("masking", "must be static or none (got %q)", c.Masking)
+	}
+	return errors.Join(errs...)
+}
+
+// Document is a tokenized document: the token ids of each sentence.
+type Document struct {
+	ID        string
+	Sentences [][]int32
+}
+
+// Instance is one BERT pretraining example.
+type Instance struct {
+	DocA, DocB                 string
+	InputIDs, SegmentIDs       []int32
+	MaskedPositions, MaskedIDs []int32 // ascending positions; the original ids
+	IsRandomNext               bool
+	// Replacements counts the masked positions that got [MASK], a random
+	// token, and their own token back.
+	Replacements [3]int
+}
+
+// CreateInstances makes the instances of one document for one duplicate pass,
+// with the algorithm of create_instances_from_document (see
+// shared/spec/bert-pretraining-data.md). Random-next B sentences come from
+// others — the other documents of the document's group, never the document
+// itself — which fixes the reference's defect of labelling a same-document B
+// as random. rng must be seeded per (seed, task, document, dupe). With no
+// others, every chunk takes its actual next sentences and one-sentence chunks
+// are skipped.
+func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Vocab, rng *rand.Rand) []Instance {
+	sp := v.sp
+	maxNum := cfg.MaxSeqLength - 3
+	target := maxNum
+	if rng.Float64() < cfg.ShortSeqProb {
+		target = randInt(rng, 2, maxNum)
+	}
+	var out []Instance
+	var chunk [][]int32
+	length := 0
+	for i := 0; i < len(doc.Sentences); i++ {
+		chunk = append(chunk, doc.Sentences[i])
+		length += len(doc.Sentences[i])
+		if i != len(doc.Sentences)-1 && length < target {
+			continue
+		}
+		aEnd := 1
+		if len(chunk) >= 2 {
+			aEnd = randInt(rng, 1, len(chunk)-1)
+		}
+		var a, b []int32
+		for _, s := range chunk[:aEnd] {
+			a = append(a, s...)
+		}
+		random := false
+		docB := doc.ID
+		if len(chunk) == 1 || rng.Float64() < 0.5 {
+			if len(others) > 0 {
+				random = true
+				targetB := target - len(a)
+				other := others[rng.IntN(len(others))]
+				docB = other.ID
+				for j := rng.IntN(len(other.Sentences)); j < len(other.Sentences); j++ {
+					b = append(b, other.Sentences[j]...)
+					if len(b) >= targetB {
+						break
+					}
+				}
+				// The chunk's unused sentences start the next chunk.
+				i -= len(chunk) - aEnd
+			}
+		}
+		if !random {
+			for _, s := range chunk[aEnd:] {
+				b = append(b, s...)
+			}
+		}
+		chunk, length = nil, 0
+		if len(a) == 0 || len(b) == 0 {
+			continue // a one-sentence chunk with no other document to pair it with
+		}
+		a, b = truncatePair(append([]int32(nil), a...), append([]int32(nil), b...), maxNum, rng)
+		in := Instance{DocA: doc.ID, DocB: docB, IsRandomNext: random}
+		in.InputIDs = make([]int32, 0, len(a)+len(b)+3)
+		in.InputIDs = append(append(append(append(append(in.InputIDs, sp.cls), a...), sp.sep), b...), sp.sep)
+		in.SegmentIDs = make([]int32, len(in.InputIDs))
+		for k := len(a) + 2; k < len(in.SegmentIDs); k++ {
+			in.SegmentIDs[k] = 1
+		}
+		if cfg.Masking == "static" {
+			maskTokens(&in, cfg, v, sp, rng)
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// randInt is Python's random.randint(lo, hi): both ends included.
+func randInt(rng *rand.Rand, lo, hi int) int { return lo + rng.IntN(hi-lo+1) }
+
+// truncatePair trims the longer of a and b (b when equal) by one token from
+// a random end until both fit in maxNum tokens, as BERT's truncate_seq_pair.
+func truncatePair(a, b []int32, maxNum int, rng *rand.Rand) ([]int32, []int32) {
+	for len(a)+len(b) > maxNum {
+		longer := &b
+		if len(a) > len(b) {
+			longer = &a
+		}
+		if rng.Float64() < 0.5 {
+			*longer = (*longer)[1:]
+		} else {
+			*longer = (*longer)[:len(*longer)-1]
+		}
+	}
+	return a, b
+}
+
+// maskTokens is create_masked_lm_predictions: candidates are every position
+// but [CLS] and [SEP] (with whole-word masking a ## piece joins the previous
+// candidate), shuffled; num_to_predict = min(max_predictions,
+// max(1, round(len × prob))) with Python's round-half-to-even; a group that
+// would overshoot is skipped; each chosen position becomes [MASK] with
+// probability 0.8, else keeps its token with 0.5, else a random token.
+// Unlike the reference, the random token is drawn from real word pieces only
+// (never [PAD], [unusedN] or the special tokens).
+func maskTokens(in *Instance, cfg InstanceConfig, v *Vocab, sp specials, rng *rand.Rand) {
+	var cands [][]int
+	for i, id := range in.InputIDs {
+		if id == sp.cls || id == sp.sep {
+			continue
+		}
+		if cfg.WholeWordMask && len(cands) > 0 && strings.HasPrefix(v.Token(id), "##") {
+			cands[len(cands)-1] = append(cands[len(cands)-1], i)
+			continue
+		}
+		cands = append(cands, []int{i})
+	}
+	rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	numToPredict := min(cfg.MaxPredictionsPerSeq, max(1, int(math.RoundToEven(float64(len(in.InputIDs))*cfg.MaskedLMProb))))
+	masked := make([]bool, len(in.InputIDs))
+	original := append([]int32(nil), in.InputIDs...)
+	n := 0
+	for _, set := range cands {
+		if n >= numToPredict {
+			break
+		}
+		if n+len(set) > numToPredict {
+			continue
+		}
+		for _, i := range set {
+			masked[i] = true
+			n++
+			switch {
+			case rng.Float64() < 0.8:
+				in.InputIDs[i] = sp.mask
+				in.Replacements[0]++
+			case rng.Float64() < 0.5:
+				in.Replacements[2]++
+			default:
+				in.InputIDs[i] = sp.pieces[rng.IntN(len(sp.pieces))]
+				in.Replacements[1]++
+			}
+		}
+	}
+	for i, m := range masked {
+		if m {
+			in.MaskedPositions = append(in.MaskedPositions, int32(i))
+			in.MaskedIDs = append(in.MaskedIDs, original[i])
+		}
+	}
+}
+
+type specials struct {
+	cls, sep, mask int32
+	pieces         []int32 // real word pieces, the random-replacement pool
+}
+
+func specialsOf(v *Vocab) specials {
+	var s specials
+	s.cls, _ = v.ID(CLS)
+	s.sep, _ = v.ID(SEP)
+	s.mask, _ = v.ID(MASK)
+	for id, tok := range v.tokens {
+		if !IsSpecial(tok) {
+			s.pieces = append(s.pieces, int32(id))
+		}
+	}
+	return s
+}
+
+// IsSpecial reports whether tok is a bracketed special or unused entry
+// ([PAD], [CLS], [unused17] …) rather than a word piece.
+func IsSpecial(tok string) bool {
+	return len(tok) > 2 && tok[0] == '[' && tok[len(tok)-1] == ']'
+}
+
+// CheckVocab verifies that v has the tokens instance generation needs.
+func CheckVocab(v *Vocab) error {
+	var missing []string
+	for _, t := range []string{CLS, SEP, MASK, UNK} {
+		if _, ok := v.ID(t); !ok {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("vocab lacks %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
