@@ -69,7 +69,7 @@ type Image struct {
 // Text configures reading and tokenizing text inputs.
 type Text struct {
 	// Vocab is a WordPiece vocab.txt on any Beam filesystem.
-	Vocab string `yaml:"vocab" json:"-"`
+	Vocab string `yaml:"vocab" json:"vocab,omitempty"`
 	// LowerCase lower-cases and strips accents (uncased BERT models).
 	LowerCase bool `yaml:"lower_case" json:"lower_case"`
 	// Format is "lines" (BERT's: one sentence per line, a blank line between
@@ -81,7 +81,7 @@ type Text struct {
 	// MaxDocumentBytes makes a longer document (or paragraphs-mode file) a dead letter.
 	MaxDocumentBytes int `yaml:"max_document_bytes" json:"max_document_bytes"`
 	// RangeMB cuts lines-format files into ranges read by different workers.
-	RangeMB int `yaml:"range_mb" json:"-"`
+	RangeMB int `yaml:"range_mb" json:"range_mb,omitempty"`
 	// GroupSize is the number of documents in a group: random-next sentences
 	// are drawn from the other documents of the same group.
 	GroupSize int `yaml:"group_size" json:"group_size"`
@@ -106,7 +106,7 @@ type Sink struct {
 	RowGroupRows int64 `yaml:"row_group_rows" json:"row_group_rows"`
 	// BufferMB bounds the rows a worker holds per bundle and task before
 	// writing them to a temporary file. It does not change the output.
-	BufferMB int `yaml:"buffer_mb" json:"-"`
+	BufferMB int `yaml:"buffer_mb" json:"buffer_mb,omitempty"`
 }
 
 // Default returns the defaults of every field except Input, Output and Tasks.
@@ -370,11 +370,17 @@ func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessa
 		Config   transforms.Config `json:"config"`
 		Extra    map[string]string `json:"extra,omitempty"`
 	}{Task: task, Modality: c.Modality, Split: c.Split, Sink: c.Sink, Config: c.Tasks[task], Extra: extra}
+	// Fields that shape no label are left out (omitempty): where the vocab
+	// file is (its content is hashed into extra), how files are cut into
+	// ranges, how much a worker buffers.
+	doc.Sink.BufferMB = 0
 	switch c.Modality {
 	case "image":
 		doc.Image = &c.Image
 	case "text":
-		doc.Text = &c.Text
+		t := c.Text
+		t.Vocab, t.RangeMB = "", 0
+		doc.Text = &t
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {

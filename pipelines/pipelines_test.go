@@ -8,8 +8,8 @@ import (
 	"image"
 	"image/draw"
 	"image/png"
-	"math"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -389,30 +389,10 @@ func TestInputOrderAndSubsets(t *testing.T) {
 
 // DuckDB, an independent Parquet reader, reads the shards with the documented columns.
 func TestDuckDBReadsShards(t *testing.T) {
-	script := filepath.Join(repo, "scripts", "duckdb-query.mjs")
-	if _, err := os.Stat(filepath.Join(repo, ".cache", "duckdb", "node_modules", "@duckdb", "node-api")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("DuckDB is not installed: scripts/setup.sh installs it")
-		}
-		t.Skip("DuckDB not installed (run scripts/setup.sh)")
-	}
+	needDuckDB(t)
 	out := t.TempDir()
 	ms := runVision(t, "prism", quickstart(t, out))
-	query := func(sql string) []map[string]any {
-		t.Helper()
-		cmd := exec.Command("node", script, sql)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		b, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("duckdb %q: %v\n%s", sql, err, stderr.String())
-		}
-		var rows []map[string]any
-		if err := json.Unmarshal(b, &rows); err != nil {
-			t.Fatalf("duckdb output %s: %v", b, err)
-		}
-		return rows
-	}
+	query := func(sql string) []map[string]any { return duckQuery(t, sql) }
 	columns := map[string][]string{
 		"colorize": {"key", "source", "variant", "split", "width", "height", "encoding", "input", "target", "target_ab", "ab_bins", "ab_stride", "source_is_gray"},
 		"denoise":  {"key", "source", "variant", "split", "width", "height", "encoding", "input", "target", "noise", "noise_level"},
@@ -451,6 +431,33 @@ func TestDuckDBReadsShards(t *testing.T) {
 	if total != ms["denoise"].Rows {
 		t.Errorf("noise kinds add to %d, rows %d", total, ms["denoise"].Rows)
 	}
+}
+
+func needDuckDB(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(repo, ".cache", "duckdb", "node_modules", "@duckdb", "node-api")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("DuckDB is not installed: scripts/setup.sh installs it")
+		}
+		t.Skip("DuckDB not installed (run scripts/setup.sh)")
+	}
+}
+
+// duckQuery runs sql with DuckDB (scripts/duckdb-query.mjs) and returns its rows.
+func duckQuery(t *testing.T, sql string) []map[string]any {
+	t.Helper()
+	cmd := exec.Command("node", filepath.Join(repo, "scripts", "duckdb-query.mjs"), sql)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("duckdb %q: %v\n%s", sql, err, stderr.String())
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatalf("duckdb output %s: %v", b, err)
+	}
+	return rows
 }
 
 func TestMatchFiles(t *testing.T) {

@@ -31,7 +31,7 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 		t, _ := transforms.Lookup(name)
 		var extra map[string]string
 		if cfg.Modality == "text" {
-			vh, err := "", error(nil)
+			vh, err := VocabHash(ctx, cfg.Text.Vocab)
 			if err != nil {
 				return Plan{}, err
 			}
@@ -96,6 +96,9 @@ func (p Plan) Prepare(ctx context.Context) error {
 // Build adds the pipeline of cfg's modality to s and returns
 // PCollection<string> of the manifests it writes.
 func Build(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
+	if cfg.Modality == "text" {
+		return Text(s, cfg, plan)
+	}
 	return Vision(s, cfg, plan)
 }
 

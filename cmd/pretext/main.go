@@ -22,6 +22,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/s3"
 
 	// Tasks register themselves.
+	_ "github.com/pretext-dev/pretext/transforms/text"
 	_ "github.com/pretext-dev/pretext/transforms/vision"
 )
 
@@ -55,6 +56,8 @@ func main() {
 		run = runFlags(flag.CommandLine)
 	case "tasks":
 		run = tasksCmd
+	case "tokenize":
+		run = tokenizeFlags(flag.CommandLine)
 	case "help":
 		fmt.Print(usage)
 		return

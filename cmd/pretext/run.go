@@ -194,6 +194,6 @@ func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, e
 
 func progressLine(elapsed time.Duration) string {
 	l := &transforms.Live
-	return fmt.Sprintf("%6.1fs  inputs %d/%d  rows %d  filtered %d  dead letters %d",
-		elapsed.Seconds(), l.Inputs.Load(), l.Matched.Load(), l.Rows.Load(), l.Filtered.Load(), l.DeadLetters.Load())
+	return fmt.Sprintf("%6.1fs  files %d  inputs done %d  rows %d  filtered %d  dead letters %d",
+		elapsed.Seconds(), l.Matched.Load(), l.Inputs.Load(), l.Rows.Load(), l.Filtered.Load(), l.DeadLetters.Load())
 }

@@ -1,0 +1,568 @@
+package pipelines
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/seeding"
+	"github.com/pretext-dev/pretext/transforms/text"
+)
+
+func init() {
+	register.DoFn5x1[context.Context, transforms.FileRef, func(TextRange), func(sinks.DeadLetter), func(string), error](&rangesFn{})
+	register.DoFn5x1[context.Context, TextRange, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&readDocsFn{})
+	register.Function3x0[string, func(*sinks.TempFile) bool, func(BucketFiles)](collectBucket)
+	register.DoFn6x1[context.Context, BucketFiles, func(*BucketFiles) bool, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&instancesFn{})
+	register.Emitter1[TextRange]()
+	register.Emitter1[BucketFiles]()
+	register.Iter1[sinks.TempFile]()
+	register.Iter1[BucketFiles]()
+	beam.RegisterType(typeOf[TextRange]())
+	beam.RegisterType(typeOf[BucketFiles]())
+	beam.RegisterType(typeOf[TextDoc]())
+	beam.RegisterType(typeOf[sinks.MLMRow]())
+}
+
+// TextDoc is a tokenized document on its way to its group. It travels only
+// inside bucket files (see package sinks), never through a Beam shuffle.
+type TextDoc struct {
+	Key string
+	// Sentences are the token ids of each sentence.
+	Sentences [][]int32
+}
+
+func (d TextDoc) RowKey() string    { return d.Key }
+func (d TextDoc) RowVariant() int32 { return 0 }
+
+var textDocFormat = sinks.FormatOf[TextDoc]()
+
+// BucketFiles are the bucket files of one bucket of documents.
+type BucketFiles struct {
+	Bucket int
+	Names  []string
+}
+
+// TextTask is the name of the BERT pretraining task.
+const TextTask = "mlm_nsp"
+
+// Text builds the BERT pretraining-data pipeline. Files are cut into byte
+// ranges that different workers read (each range emits the documents that
+// start in it, whole); documents are tokenized and written to bucket files by
+// hash(key) mod num_buckets; each bucket is read back in key order and cut
+// into groups of group_size documents; each document's instances draw their
+// random-next sentences from the other documents of its group. Only file
+// names and bucket-file names are shuffled. It returns PCollection<string> of
+// the manifests written.
+func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
+	s = s.Scope("pipelines.Text")
+	refs, _ := Match(s, beam.Create(s, cfg.Input), cfg.Limit)
+	refs = beam.Reshuffle(s, refs)
+	ranges, deadFiles, fileOutcomes := beam.ParDo3(s, &rangesFn{RangeBytes: int64(cfg.Text.RangeMB) << 20, Format: cfg.Text.Format}, refs)
+	ranges = beam.Reshuffle(s, ranges)
+
+	var task, deadDS sinks.Dataset
+	for _, c := range plan.Commits {
+		if c.Name == sinks.DeadLetters {
+			deadDS = c.Dataset
+		} else {
+			task = c.Dataset
+		}
+	}
+	// Bucket files live in the task's staging folder, so the commit removes
+	// them with the task's temporary files.
+	buckets := sinks.Dataset{
+		Name: "_buckets", Format: textDocFormat.Name(), Dir: task.Dir, RunID: plan.RunID,
+		NumShards: cfg.Text.NumBuckets, MaxBufferBytes: task.MaxBufferBytes,
+	}
+	read := &readDocsFn{Text: cfg.Text, Buckets: buckets}
+	bucketTemps, deadDocs, docOutcomes := beam.ParDo3(s, read, ranges)
+
+	grouped := beam.ParDo(s, collectBucket, beam.GroupByKey(s, beam.ParDo(s, keyByPartition, bucketTemps)))
+	inst := &instancesFn{Seed: cfg.Seed, Text: cfg.Text, Config: plan.TaskConfigs[TextTask], Dataset: task}
+	temps, deadInst, instOutcomes := beam.ParDo3(s, inst, grouped, beam.SideInput{Input: grouped})
+
+	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, deadFiles, deadDocs, deadInst))
+	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, fileOutcomes, docOutcomes, instOutcomes))
+}
+
+func keyByPartition(t sinks.TempFile) (string, sinks.TempFile) {
+	return fmt.Sprintf("%05d", t.Partition), t
+}
+
+func init() {
+	register.Function1x2[sinks.TempFile, string, sinks.TempFile](keyByPartition)
+}
+
+func collectBucket(_ string, temps func(*sinks.TempFile) bool, emit func(BucketFiles)) {
+	var b BucketFiles
+	var t sinks.TempFile
+	for temps(&t) {
+		b.Bucket = t.Partition
+		b.Names = append(b.Names, t.Path)
+	}
+	sort.Strings(b.Names)
+	emit(b)
+}
+
+// rangesFn cuts a file into byte ranges (one range in paragraphs format,
+// where a file is a document).
+type rangesFn struct {
+	RangeBytes int64
+	Format     string
+}
+
+func (f *rangesFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emit func(TextRange), dead func(sinks.DeadLetter), outcome func(string)) error {
+	size := ref.Size
+	if size < 0 {
+		fs, err := filesystem.New(ctx, ref.Source)
+		if err != nil {
+			return err
+		}
+		size, err = fs.Size(ctx, ref.Source)
+		fs.Close()
+		if err != nil {
+			outcome(sinks.OutcomeInput)
+			outcome(sinks.OutcomeDead(sinks.StageRead, "read_error"))
+			dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: sinks.StageRead, Reason: "read_error", Detail: err.Error()})
+			return nil
+		}
+	}
+	if size == 0 {
+		outcome(sinks.OutcomeInput)
+		outcome(sinks.OutcomeDead(sinks.StageRead, "empty_file"))
+		dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: sinks.StageRead, Reason: "empty_file", Detail: "0 bytes"})
+		return nil
+	}
+	rb := f.RangeBytes
+	if f.Format == "paragraphs" {
+		rb = 0
+	}
+	for _, r := range SplitRanges(struct{ Source, Key string }{ref.Source, ref.Key}, size, rb) {
+		emit(r)
+	}
+	return nil
+}
+
+// DocKey names a document: its file's key and the byte offset where it starts.
+func DocKey(fileKey string, offset int64) string { return fmt.Sprintf("%s@%012d", fileKey, offset) }
+
+// readDocsFn reads and tokenizes the documents of a range and writes them to
+// bucket files.
+type readDocsFn struct {
+	Text    configs.Text
+	Buckets sinks.Dataset
+
+	tok *text.Tokenizer
+	w   *sinks.Writer
+}
+
+func (f *readDocsFn) Setup(ctx context.Context) error {
+	v, err := LoadVocab(ctx, f.Text.Vocab)
+	if err != nil {
+		return err
+	}
+	f.tok = text.NewTokenizer(v, f.Text.LowerCase)
+	return nil
+}
+
+// LoadVocab reads a vocab.txt from any Beam filesystem.
+func LoadVocab(ctx context.Context, path string) (*text.Vocab, error) {
+	data, err := readAllFrom(ctx, path, 64<<20)
+	if err != nil {
+		return nil, fmt.Errorf("vocab %s: %w", path, err)
+	}
+	v, err := text.ReadVocab(strings.NewReader(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("vocab %s: %w", path, err)
+	}
+	return v, nil
+}
+
+// VocabHash is the sha256 of a vocab file: the labels depend on its content,
+// not its path.
+func VocabHash(ctx context.Context, path string) (string, error) {
+	data, err := readAllFrom(ctx, path, 64<<20)
+	if err != nil {
+		return "", fmt.Errorf("vocab %s: %w", path, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func readAllFrom(ctx context.Context, path string, limit int64) ([]byte, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	r, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, limit))
+}
+
+func (f *readDocsFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+	w, err := sinks.NewWriter(ctx, f.Buckets)
+	f.w = w
+	return err
+}
+
+func (f *readDocsFn) ProcessElement(ctx context.Context, r TextRange, _ func(sinks.TempFile), dead func(sinks.DeadLetter), outcome func(string)) error {
+	fs, err := filesystem.New(ctx, r.Source)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	rc, err := fs.OpenRead(ctx, r.Source)
+	if err != nil {
+		outcome(sinks.OutcomeInput)
+		outcome(sinks.OutcomeDead(sinks.StageRead, "read_error"))
+		dead(sinks.DeadLetter{Key: r.Key, Source: r.Source, Stage: sinks.StageRead, Reason: "read_error", Detail: err.Error()})
+		return nil
+	}
+	defer rc.Close()
+	from := max(r.Start-1, 0)
+	if from > 0 {
+		if sk, ok := rc.(io.Seeker); ok {
+			_, err = sk.Seek(from, io.SeekStart)
+		} else {
+			_, err = io.CopyN(io.Discard, rc, from)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: seeking to %d: %w", r.Source, from, err)
+		}
+	}
+	emitDoc := func(d TextDocument) error {
+		key := DocKey(r.Key, d.Offset)
+		transforms.Live.Inputs.Add(1)
+		outcome(sinks.OutcomeInput)
+		if d.Bad == "" && f.Text.Format == "paragraphs" {
+			d.Lines = paragraphSentences(d.Lines)
+		}
+		size := 0
+		for _, l := range d.Lines {
+			size += len(l)
+		}
+		if d.Bad == "" && size > f.Text.MaxDocumentBytes {
+			d.Bad, d.Detail = "document_too_large", fmt.Sprintf("more than %d bytes", f.Text.MaxDocumentBytes)
+		}
+		var doc TextDoc
+		if d.Bad == "" {
+			doc = TextDoc{Key: key}
+			for _, l := range d.Lines {
+				if _, ids := f.tok.TokenizeIDs(l); len(ids) > 0 {
+					doc.Sentences = append(doc.Sentences, ids)
+				}
+			}
+			if len(doc.Sentences) == 0 {
+				d.Bad, d.Detail = "no_tokens", "the document has no tokens"
+			}
+		}
+		if d.Bad != "" {
+			stage := sinks.StageRead
+			if d.Bad == "no_tokens" {
+				stage = sinks.StageTokenize
+			}
+			transforms.Live.DeadLetters.Add(1)
+			outcome(sinks.OutcomeDead(stage, d.Bad))
+			dead(sinks.DeadLetter{Key: key, Source: r.Source, Stage: stage, Reason: d.Bad, Detail: d.Detail})
+			return nil
+		}
+		return f.w.Add(ctx, key, doc, 4*size+len(key))
+	}
+	maxLine := f.Text.MaxLineBytes
+	if f.Text.Format == "paragraphs" {
+		// A whole file is one document: blank lines end paragraphs, not documents.
+		return readWholeFile(rc, maxLine, f.Text.MaxDocumentBytes, emitDoc)
+	}
+	return ReadDocuments(rc, r.Start, r.End, maxLine, emitDoc)
+}
+
+// readWholeFile reads a paragraphs-format file as one document whose lines
+// keep their blank separators (as empty strings).
+func readWholeFile(r io.Reader, maxLine, maxDoc int, emit func(TextDocument) error) error {
+	var doc TextDocument
+	var size int
+	err := ReadDocuments(r, 0, 1<<62, maxLine, func(d TextDocument) error {
+		if doc.Bad != "" {
+			return nil
+		}
+		if d.Bad != "" {
+			doc = TextDocument{Bad: d.Bad, Detail: d.Detail}
+			return nil
+		}
+		for _, l := range d.Lines {
+			size += len(l)
+		}
+		if size > maxDoc {
+			doc = TextDocument{Bad: "document_too_large", Detail: fmt.Sprintf("more than %d bytes", maxDoc)}
+			return nil
+		}
+		if len(doc.Lines) > 0 {
+			doc.Lines = append(doc.Lines, "")
+		}
+		doc.Lines = append(doc.Lines, d.Lines...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if doc.Bad == "" && len(doc.Lines) == 0 {
+		doc = TextDocument{Bad: "no_tokens", Detail: "the file has only blank lines"}
+	}
+	return emit(doc)
+}
+
+// paragraphSentences joins each paragraph's lines and splits it into sentences.
+func paragraphSentences(lines []string) []string {
+	var out, para []string
+	flush := func() {
+		if len(para) > 0 {
+			out = append(out, text.SplitSentences(strings.Join(para, " "))...)
+			para = para[:0]
+		}
+	}
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			flush()
+			continue
+		}
+		para = append(para, strings.TrimSpace(l))
+	}
+	flush()
+	return out
+}
+
+func (f *readDocsFn) FinishBundle(ctx context.Context, emit func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+	temps, err := f.w.Flush(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range temps {
+		emit(t)
+	}
+	return f.w.Close()
+}
+
+// instancesFn reads one bucket of documents in key order, cuts it into groups
+// and makes each document's BERT instances.
+type instancesFn struct {
+	Seed    int64
+	Text    configs.Text
+	Config  []byte
+	Dataset sinks.Dataset
+
+	vocab *text.Vocab
+	cfg   text.InstanceConfig
+}
+
+func (f *instancesFn) Setup(ctx context.Context) error {
+	v, err := LoadVocab(ctx, f.Text.Vocab)
+	if err != nil {
+		return err
+	}
+	f.vocab = v
+	t, ok := transforms.Lookup(TextTask)
+	if !ok {
+		return fmt.Errorf("task %s is not registered in this binary", TextTask)
+	}
+	c := t.NewConfig()
+	if err := jsonUnmarshal(f.Config, c); err != nil {
+		return err
+	}
+	f.cfg = *c.(*text.InstanceConfig)
+	return nil
+}
+
+func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all func(*BucketFiles) bool, emitTemp func(sinks.TempFile), dead func(sinks.DeadLetter), outcome func(string)) error {
+	fs, err := filesystem.New(ctx, f.Dataset.Dir)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	w, err := sinks.NewWriter(ctx, f.Dataset)
+	if err != nil {
+		return err
+	}
+	var groups [][]TextDoc
+	var cur []TextDoc
+	size := f.Text.GroupSize
+	process := func(group []TextDoc, others func(i int) []TextDoc) error {
+		for i, d := range group {
+			if err := f.instances(ctx, w, d, others(i), outcome); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Groups are processed one behind the stream, so that a final group of one
+	// document can join the group before it.
+	flushPrev := func() error {
+		if len(groups) == 0 {
+			return nil
+		}
+		g := groups[0]
+		groups = groups[1:]
+		return process(g, func(i int) []TextDoc { return without(g, i) })
+	}
+	_, err = sinks.MergeRows(ctx, fs, b.Names, func(d TextDoc) error {
+		cur = append(cur, d)
+		if len(cur) == size {
+			groups = append(groups, cur)
+			cur = nil
+			if len(groups) > 1 {
+				return flushPrev()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(cur) == 1 && len(groups) > 0 {
+		groups[len(groups)-1] = append(groups[len(groups)-1], cur[0])
+		cur = nil
+	}
+	if len(cur) > 0 {
+		groups = append(groups, cur)
+	}
+	for len(groups) > 0 {
+		if len(groups) == 1 && len(groups[0]) == 1 {
+			// The whole bucket is one document: its random-next sentences come
+			// from the first group of the next non-empty bucket.
+			g := groups[0]
+			groups = nil
+			others, err := f.neighbour(ctx, fs, b.Bucket, all)
+			if err != nil {
+				return err
+			}
+			if len(others) == 0 {
+				transforms.Live.Filtered.Add(1)
+				outcome(sinks.OutcomeFiltered("single_document_corpus"))
+				continue
+			}
+			if err := process(g, func(int) []TextDoc { return others }); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := flushPrev(); err != nil {
+			return err
+		}
+	}
+	temps, err := w.Flush(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range temps {
+		emitTemp(t)
+	}
+	return w.Close()
+}
+
+func without(g []TextDoc, i int) []TextDoc {
+	out := make([]TextDoc, 0, len(g)-1)
+	out = append(out, g[:i]...)
+	return append(out, g[i+1:]...)
+}
+
+// neighbour returns the first group of the next bucket (in bucket order,
+// wrapping) that holds any document.
+func (f *instancesFn) neighbour(ctx context.Context, fs filesystem.Interface, bucket int, all func(*BucketFiles) bool) ([]TextDoc, error) {
+	var buckets []BucketFiles
+	var b BucketFiles
+	for all(&b) {
+		if b.Bucket != bucket {
+			buckets = append(buckets, b)
+		}
+	}
+	sort.Slice(buckets, func(i, j int) bool {
+		di := (buckets[i].Bucket - bucket + f.Text.NumBuckets) % f.Text.NumBuckets
+		dj := (buckets[j].Bucket - bucket + f.Text.NumBuckets) % f.Text.NumBuckets
+		return di < dj
+	})
+	for _, nb := range buckets {
+		var docs []TextDoc
+		errEnough := fmt.Errorf("enough")
+		_, err := sinks.MergeRows(ctx, fs, nb.Names, func(d TextDoc) error {
+			docs = append(docs, d)
+			if len(docs) == f.Text.GroupSize {
+				return errEnough
+			}
+			return nil
+		})
+		if err != nil && err != errEnough {
+			return nil, err
+		}
+		if len(docs) > 0 {
+			return docs, nil
+		}
+	}
+	return nil, nil
+}
+
+func (f *instancesFn) instances(ctx context.Context, w *sinks.Writer, d TextDoc, others []TextDoc, outcome func(string)) error {
+	doc := text.Document{ID: d.Key, Sentences: d.Sentences}
+	odocs := make([]text.Document, len(others))
+	for i, o := range others {
+		odocs[i] = text.Document{ID: o.Key, Sentences: o.Sentences}
+	}
+	n := 0
+	for dupe := 0; dupe < f.cfg.DupeFactor; dupe++ {
+		rng := seeding.New(f.Seed, TextTask, d.Key, dupe)
+		for i, in := range text.CreateInstances(doc, odocs, f.cfg, f.vocab, rng) {
+			row := sinks.MLMRow{
+				Key: fmt.Sprintf("%s#%04d", d.Key, i), DocIDA: in.DocA, DocIDB: in.DocB, Dupe: int32(dupe),
+				InputIDs: in.InputIDs, SegmentIDs: in.SegmentIDs,
+				MaskedLMPositions: in.MaskedPositions, MaskedLMIDs: in.MaskedIDs,
+				IsRandomNext: in.IsRandomNext, NumTokens: int32(len(in.InputIDs)),
+			}
+			if err := w.Add(ctx, row.Key, row, 4*(len(row.InputIDs)*2+len(row.MaskedLMIDs)*2)+len(row.Key)); err != nil {
+				return err
+			}
+			countInstance(w, in)
+			n++
+		}
+	}
+	transforms.Live.Rows.Add(int64(n))
+	if n == 0 {
+		transforms.Live.Filtered.Add(1)
+		outcome(sinks.OutcomeFiltered("no_instances"))
+		return nil
+	}
+	outcome(sinks.OutcomeLabeled)
+	return nil
+}
+
+// countInstance adds an instance's label statistics: the manifest derives the
+// effective mask rate, the [MASK]/random/kept split and the random-next share
+// from them.
+func countInstance(w *sinks.Writer, in text.Instance) {
+	w.Count("instances", 1)
+	w.Count("tokens", int64(len(in.InputIDs)))
+	w.Count("masked", int64(len(in.MaskedPositions)))
+	w.Count("replaced_mask", int64(in.Replacements[0]))
+	w.Count("replaced_random", int64(in.Replacements[1]))
+	w.Count("replaced_kept", int64(in.Replacements[2]))
+	if in.IsRandomNext {
+		w.Count("random_next", 1)
+	}
+	w.Count(fmt.Sprintf("length_%03d", (len(in.InputIDs)/16)*16), 1)
+}
+
+func jsonUnmarshal(data []byte, into any) error { return json.Unmarshal(data, into) }
