@@ -3,6 +3,7 @@
 //	pretext run --config FILE [--input GLOB] [--output DIR] [--seed N] [--limit N] [--dry-run] [beam flags]
 //	pretext tasks
 //	pretext tokenize --vocab FILE [--cased]
+//	pretext vocab --input GLOB --output vocab.txt [--size N] [--cased]
 //
 // The same binary is a Beam worker: runners start it without a subcommand,
 // with flags only, and beam.Init then runs the worker harness.
@@ -32,6 +33,7 @@ Usage:
   pretext run --config FILE [--input GLOB] [--output DIR] [--seed N] [--limit N] [--dry-run] [beam flags]
   pretext tasks
   pretext tokenize --vocab FILE [--cased] < lines.txt
+  pretext vocab --input GLOB --output vocab.txt [--size 30522] [--cased]
 
 Run "pretext run --help" for the run flags, Beam's included (--runner: prism
 by default, in-process; direct, universal, flink, dataflow).
@@ -58,6 +60,8 @@ func main() {
 		run = tasksCmd
 	case "tokenize":
 		run = tokenizeFlags(flag.CommandLine)
+	case "vocab":
+		run = vocabFlags(flag.CommandLine)
 	case "help":
 		fmt.Print(usage)
 		return

@@ -91,6 +91,7 @@ func Denoise(img *image.NRGBA, cfg DenoiseConfig, rng *rand.Rand) DenoiseLabel {
 	level := r[0] + float64(rng.Float64()*(r[1]-r[0]))
 	out := clone(img)
 	w, h := out.Rect.Dx(), out.Rect.Dy()
+	var ps *[256]poissonSampler // one per 8-bit value, built on first use
 	for y := 0; y < h; y++ {
 		row := out.Pix[y*out.Stride : y*out.Stride+4*w]
 		switch kind {
@@ -108,11 +109,15 @@ func Denoise(img *image.NRGBA, cfg DenoiseConfig, rng *rand.Rand) DenoiseLabel {
 				}
 			}
 		case "poisson":
-			scale := level / 255
+			if ps == nil {
+				ps = new([256]poissonSampler)
+				for v := range ps {
+					ps[v] = newPoissonSampler(float64(v) * level / 255)
+				}
+			}
 			for i := 0; i < len(row); i += 4 {
 				for c := i; c < i+3; c++ {
-					k := poisson(rng, float64(row[c])*scale)
-					row[c] = clampUint8(k / level * 255)
+					row[c] = clampUint8(ps[row[c]].draw(rng) / level * 255)
 				}
 			}
 		case "salt_pepper":
@@ -154,41 +159,55 @@ func clampUint8(v float64) uint8 {
 	return uint8(max(0, min(255, math.Round(v))))
 }
 
-// poisson draws from a Poisson distribution with mean lam: by multiplying
-// uniforms (Knuth) below 10, by Hörmann's transformed rejection (PTRS, as
-// numpy does) above.
-func poisson(rng *rand.Rand, lam float64) float64 {
-	if lam <= 0 {
+// poissonSampler draws from a Poisson distribution of mean lam: by
+// multiplying uniforms (Knuth) below 10, by Hörmann's transformed rejection
+// (PTRS, as numpy does) above. Its constants depend on lam only, so Denoise
+// builds one per 8-bit value.
+type poissonSampler struct {
+	lam, expNeg                   float64 // Knuth
+	loglam, a, b, invAlpha, vr, k float64 // PTRS; k = log(invAlpha)
+}
+
+func newPoissonSampler(lam float64) poissonSampler {
+	p := poissonSampler{lam: lam, expNeg: math.Exp(-lam)}
+	if lam >= 10 {
+		p.loglam = math.Log(lam)
+		p.b = 0.931 + float64(2.53*math.Sqrt(lam))
+		p.a = -0.059 + float64(0.02483*p.b)
+		p.invAlpha = 1.1239 + 1.1328/(p.b-3.4)
+		p.vr = 0.9277 - 3.6224/(p.b-2)
+		p.k = math.Log(p.invAlpha)
+	}
+	return p
+}
+
+func (p *poissonSampler) draw(rng *rand.Rand) float64 {
+	if p.lam <= 0 {
 		return 0
 	}
-	if lam < 10 {
-		limit, p, k := math.Exp(-lam), 1.0, 0.0
+	if p.lam < 10 {
+		prod, k := 1.0, 0.0
 		for {
-			p *= rng.Float64()
-			if p <= limit {
+			prod *= rng.Float64()
+			if prod <= p.expNeg {
 				return k
 			}
 			k++
 		}
 	}
-	slam, loglam := math.Sqrt(lam), math.Log(lam)
-	b := 0.931 + float64(2.53*slam)
-	a := -0.059 + float64(0.02483*b)
-	invAlpha := 1.1239 + 1.1328/(b-3.4)
-	vr := 0.9277 - 3.6224/(b-2)
 	for {
 		u := rng.Float64() - 0.5
 		v := rng.Float64()
 		us := 0.5 - math.Abs(u)
-		k := math.Floor(float64(float64(2*a/us+b)*u) + lam + 0.43)
-		if us >= 0.07 && v <= vr {
+		k := math.Floor(float64(float64(2*p.a/us+p.b)*u) + p.lam + 0.43)
+		if us >= 0.07 && v <= p.vr {
 			return k
 		}
 		if k < 0 || (us < 0.013 && v > us) {
 			continue
 		}
 		lg, _ := math.Lgamma(k + 1)
-		if math.Log(v)+math.Log(invAlpha)-math.Log(a/float64(us*us)+b) <= -lam+float64(k*loglam)-lg {
+		if math.Log(v)+p.k-math.Log(p.a/float64(us*us)+p.b) <= -p.lam+float64(k*p.loglam)-lg {
 			return k
 		}
 	}
