@@ -58,6 +58,19 @@ func TestTextPipeline(t *testing.T) {
 	if m.Inputs != 20 || m.Labeled != 20 || m.DeadLetters != 0 {
 		t.Errorf("inputs %d labeled %d dead %d, want 20 chapters labeled", m.Inputs, m.Labeled, m.DeadLetters)
 	}
+	rows := readRows[sinks.MLMRow](t, filepath.Join(out, "mlm_nsp"), m)
+	if int64(len(rows)) != m.Rows || len(rows) < 3000 {
+		t.Fatalf("%d rows, manifest %d", len(rows), m.Rows)
+	}
+	checkMLM(t, cfg, rows, m)
+}
+
+// checkMLM checks every row's layout and labels and the label shares: the
+// effective mask rate and the 80/10/10 split within 1 point of the config,
+// the random-next share within [0.5, 0.56] (BERT's algorithm gives 0.5 of
+// the chunks that have a choice plus every one-sentence chunk).
+func checkMLM(t *testing.T, cfg configs.Config, rows []sinks.MLMRow, m *sinks.Manifest) {
+	t.Helper()
 	f, err := os.Open(cfg.Text.Vocab)
 	if err != nil {
 		t.Fatal(err)
@@ -69,10 +82,6 @@ func TestTextPipeline(t *testing.T) {
 	}
 	cls, _ := v.ID(text.CLS)
 	sep, _ := v.ID(text.SEP)
-	rows := readRows[sinks.MLMRow](t, filepath.Join(out, "mlm_nsp"), m)
-	if int64(len(rows)) != m.Rows || len(rows) < 3000 {
-		t.Fatalf("%d rows, manifest %d", len(rows), m.Rows)
-	}
 	var tokens, masked, random int
 	for _, r := range rows {
 		if int(r.NumTokens) != len(r.InputIDs) || r.NumTokens > 128 || r.InputIDs[0] != cls {
@@ -96,6 +105,9 @@ func TestTextPipeline(t *testing.T) {
 			if p == 0 || int(p) == seps[0] || int(p) == seps[1] {
 				t.Fatalf("%s: special token masked at %d", r.Key, p)
 			}
+		}
+		if int(r.NumTokens) > cfg.Tasks["mlm_nsp"].(*text.InstanceConfig).MaxSeqLength {
+			t.Fatalf("%s: %d tokens", r.Key, r.NumTokens)
 		}
 		if r.IsRandomNext == (r.DocIDA == r.DocIDB) {
 			t.Fatalf("%s: is_random_next %v with documents %s and %s", r.Key, r.IsRandomNext, r.DocIDA, r.DocIDB)
@@ -225,4 +237,28 @@ func TestVocabPipeline(t *testing.T) {
 	if unk > 0 || words < 10000 {
 		t.Errorf("%d [UNK] in %d pieces of the training text", unk, words)
 	}
+}
+
+// The pipeline on several MB of real text (scripts/fetch-text.sh: Moby-Dick
+// and the State of the Union addresses, paragraphs format).
+func TestTextRealCorpus(t *testing.T) {
+	dir := filepath.Join(repo, ".cache", "text")
+	if _, err := os.Stat(filepath.Join(dir, "sotu")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("corpus missing: scripts/setup.sh runs scripts/fetch-text.sh")
+		}
+		t.Skip("corpus not fetched: run scripts/fetch-text.sh")
+	}
+	out := t.TempDir()
+	cfg := textConfig(t, dir+"/**/*.txt", out)
+	cfg.Text.Format = "paragraphs"
+	m := runText(t, "prism", cfg)["mlm_nsp"]
+	if m.Inputs < 370 || m.Labeled != m.Inputs {
+		t.Errorf("inputs %d labeled %d", m.Inputs, m.Labeled)
+	}
+	rows := readRows[sinks.MLMRow](t, filepath.Join(out, "mlm_nsp"), m)
+	if int64(len(rows)) != m.Rows || len(rows) < 100000 {
+		t.Fatalf("%d rows, manifest %d", len(rows), m.Rows)
+	}
+	checkMLM(t, cfg, rows, m)
 }

@@ -114,6 +114,12 @@ func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Voc
 				targetB := target - len(a)
 				other := others[rng.IntN(len(others))]
 				docB = other.ID
+				if len(other.Sentences) == 0 {
+					// Never drawn by the pipeline, which drops empty documents;
+					// a caller's empty document gives no B.
+					chunk, length = nil, 0
+					continue
+				}
 				for j := rng.IntN(len(other.Sentences)); j < len(other.Sentences); j++ {
 					b = append(b, other.Sentences[j]...)
 					if len(b) >= targetB {
