@@ -349,14 +349,7 @@ func paragraphSentences(lines []string) []string {
 }
 
 func (f *readDocsFn) FinishBundle(ctx context.Context, emit func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
-	temps, err := f.w.Flush(ctx)
-	if err != nil {
-		return err
-	}
-	for _, t := range temps {
-		emit(t)
-	}
-	return f.w.Close()
+	return f.w.Finish(ctx, emit)
 }
 
 // instancesFn reads one bucket of documents in key order, cuts it into groups
@@ -465,14 +458,7 @@ func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all fun
 			return err
 		}
 	}
-	temps, err := w.Flush(ctx)
-	if err != nil {
-		return err
-	}
-	for _, t := range temps {
-		emitTemp(t)
-	}
-	return w.Close()
+	return w.Finish(ctx, emitTemp)
 }
 
 func without(g []TextDoc, i int) []TextDoc {

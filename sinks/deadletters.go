@@ -36,12 +36,5 @@ func (f *writeDeadFn) ProcessElement(ctx context.Context, d DeadLetter, _ func(T
 }
 
 func (f *writeDeadFn) FinishBundle(ctx context.Context, emit func(TempFile)) error {
-	temps, err := f.w.Flush(ctx)
-	if err != nil {
-		return err
-	}
-	for _, t := range temps {
-		emit(t)
-	}
-	return f.w.Close()
+	return f.w.Finish(ctx, emit)
 }

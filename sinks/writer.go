@@ -171,5 +171,18 @@ func (w *Writer) spillAll(ctx context.Context) error {
 	return nil
 }
 
+// Finish flushes the writer, emits its temporary files and closes it: the
+// end of a bundle.
+func (w *Writer) Finish(ctx context.Context, emit func(TempFile)) error {
+	temps, err := w.Flush(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range temps {
+		emit(t)
+	}
+	return w.Close()
+}
+
 // Close releases the filesystem.
 func (w *Writer) Close() error { return w.fs.Close() }

@@ -48,6 +48,17 @@ func (e *Example) Target() ([]byte, error) {
 	return e.target, nil
 }
 
+// encode encodes a task's input image and returns it with the shared target.
+func (e *Example) encode(input image.Image) (in, target []byte, err error) {
+	if target, err = e.Target(); err != nil {
+		return nil, nil, err
+	}
+	if in, err = Encode(input, e.Encoding); err != nil {
+		return nil, nil, err
+	}
+	return in, target, nil
+}
+
 // Labeler is what an image task registers as its transforms.Task.Impl.
 type Labeler interface {
 	// Label makes the row of one variant of one example. rng is seeded by
@@ -265,14 +276,7 @@ func readFile(ctx context.Context, source string, maxBytes int64) (data []byte, 
 
 func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
 	for _, w := range f.writers {
-		temps, err := w.Flush(ctx)
-		if err != nil {
-			return err
-		}
-		for _, t := range temps {
-			emitTemp(t)
-		}
-		if err := w.Close(); err != nil {
+		if err := w.Finish(ctx, emitTemp); err != nil {
 			return err
 		}
 	}

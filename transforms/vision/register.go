@@ -46,11 +46,7 @@ func (colorizer) Variants(c transforms.Config) int { return c.(*ColorizeConfig).
 func (colorizer) Label(ex *Example, c transforms.Config, v int, _ *rand.Rand) (any, int, []string, error) {
 	cfg := c.(*ColorizeConfig)
 	lab := Colorize(ex.Image, *cfg)
-	target, err := ex.Target()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	input, err := Encode(lab.Input, ex.Encoding)
+	input, target, err := ex.encode(lab.Input)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -75,11 +71,7 @@ func (denoiser) Variants(c transforms.Config) int { return c.(*DenoiseConfig).Va
 
 func (denoiser) Label(ex *Example, c transforms.Config, v int, rng *rand.Rand) (any, int, []string, error) {
 	lab := Denoise(ex.Image, *c.(*DenoiseConfig), rng)
-	target, err := ex.Target()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	input, err := Encode(lab.Input, ex.Encoding)
+	input, target, err := ex.encode(lab.Input)
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -98,11 +90,7 @@ func (inpainter) Variants(c transforms.Config) int { return c.(*InpaintConfig).V
 
 func (inpainter) Label(ex *Example, c transforms.Config, v int, rng *rand.Rand) (any, int, []string, error) {
 	lab := Inpaint(ex.Image, *c.(*InpaintConfig), rng)
-	target, err := ex.Target()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	input, err := Encode(lab.Input, ex.Encoding)
+	input, target, err := ex.encode(lab.Input)
 	if err != nil {
 		return nil, 0, nil, err
 	}
