@@ -125,7 +125,7 @@ func Default() Config {
 			RangeMB: 64, GroupSize: 1000, NumBuckets: 16,
 		},
 		Split: Split{Train: 0.98, Val: 0.01, Test: 0.01},
-		Sink:  Sink{NumShards: 16, RowGroupRows: 64, BufferMB: 64},
+		Sink:  Sink{NumShards: 16, RowGroupRows: 64, BufferMB: 32},
 	}
 }
 

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"bufio"
 	"container/heap"
 	"context"
 	"encoding/gob"
@@ -115,7 +116,8 @@ func less[T Row](a, b T) bool {
 var encoderOptions = []zstd.EOption{
 	zstd.WithEncoderLevel(zstd.SpeedFastest),
 	zstd.WithEncoderConcurrency(1),
-	zstd.WithWindowSize(1 << 20),
+	// A small window keeps each reader of the k-way merge small.
+	zstd.WithWindowSize(128 << 10),
 }
 
 func (p *partition[T]) WriteSorted(w io.Writer) error {
@@ -154,7 +156,7 @@ func openTemp[T Row](ctx context.Context, fs filesystem.Interface, name string) 
 	if err != nil {
 		return nil, fmt.Errorf("sinks: opening temporary file %s: %w", name, err)
 	}
-	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	zr, err := zstd.NewReader(bufio.NewReaderSize(rc, 32<<10), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(1<<20))
 	if err != nil {
 		rc.Close()
 		return nil, err
@@ -254,6 +256,56 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 // variant) order, holding one row per file in memory. A (key, variant) that
 // appears twice is an error: it would mean an input was processed twice.
 func MergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, fn func(T) error) (int64, error) {
+	// Memory grows with the number of files merged at once, so many files
+	// are merged in passes of at most MaxFanIn, through intermediate files
+	// beside the inputs (in the staging folder the commit removes).
+	for pass := 0; len(inputs) > MaxFanIn; pass++ {
+		var next []string
+		for i := 0; i < len(inputs); i += MaxFanIn {
+			group := inputs[i:min(i+MaxFanIn, len(inputs))]
+			if len(group) == 1 {
+				next = append(next, group[0])
+				continue
+			}
+			name := fmt.Sprintf("%s.pass%d-%d.rows.zst", group[0], pass, i/MaxFanIn)
+			if err := mergeToTemp[T](ctx, fs, group, name); err != nil {
+				return 0, err
+			}
+			next = append(next, name)
+		}
+		inputs = next
+	}
+	return mergeRows(ctx, fs, inputs, fn)
+}
+
+// MaxFanIn is the most temporary files merged at once.
+const MaxFanIn = 32
+
+// mergeToTemp merges sorted temporary files into one.
+func mergeToTemp[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, name string) error {
+	out, err := fs.OpenWrite(ctx, name)
+	if err != nil {
+		return fmt.Errorf("sinks: creating %s: %w", name, err)
+	}
+	zw, err := zstd.NewWriter(out, encoderOptions...)
+	if err != nil {
+		out.Close()
+		return err
+	}
+	enc := gob.NewEncoder(zw)
+	_, err = mergeRows(ctx, fs, inputs, func(row T) error { return enc.Encode(&row) })
+	if err == nil {
+		err = zw.Close()
+	} else {
+		zw.Close()
+	}
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("sinks: closing %s: %w", name, cerr)
+	}
+	return err
+}
+
+func mergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, fn func(T) error) (int64, error) {
 	h := make(mergeHeap[T], 0, len(inputs))
 	defer func() {
 		for _, t := range h {

@@ -350,3 +350,25 @@ func TestVerify(t *testing.T) {
 		t.Logf("%s: %v", name, problems)
 	}
 }
+
+// Many temporary files per partition are merged in passes with the same result.
+func TestManyTempFilesMergeInPasses(t *testing.T) {
+	rows := testRows(200)
+	one := dataset(t.TempDir(), 2)
+	writeDataset(t, one, rows, 200)
+	many := dataset(t.TempDir(), 2)
+	m := writeDataset(t, many, rows, 1) // 200 bundles: ~100 files per partition, > MaxFanIn
+	if m.Rows != 200 {
+		t.Fatalf("rows %d", m.Rows)
+	}
+	for k := 0; k < 2; k++ {
+		a, _ := os.ReadFile(one.ShardName(k))
+		b, _ := os.ReadFile(many.ShardName(k))
+		if !bytes.Equal(a, b) {
+			t.Errorf("shard %d differs when merged in passes", k)
+		}
+	}
+	if _, err := os.Stat(many.StagingDir()); !os.IsNotExist(err) {
+		t.Error("intermediate files left behind")
+	}
+}

@@ -107,8 +107,22 @@ func (w *Writer) Add(ctx context.Context, key string, row any, size int) error {
 		return err
 	}
 	w.held += size
-	if w.ds.MaxBufferBytes > 0 && w.held >= w.ds.MaxBufferBytes {
-		return w.spillAll(ctx)
+	if w.ds.MaxBufferBytes <= 0 || w.held < w.ds.MaxBufferBytes {
+		return nil
+	}
+	// Over the budget, write out the largest partitions until half of it is
+	// free: few, large temporary files keep the merge's fan-in low.
+	for w.held > w.ds.MaxBufferBytes/2 {
+		big := 0
+		for i, p := range w.parts {
+			if p.Bytes() > w.parts[big].Bytes() {
+				big = i
+			}
+		}
+		w.held -= w.parts[big].Bytes()
+		if err := w.spill(ctx, big); err != nil {
+			return err
+		}
 	}
 	return nil
 }
