@@ -50,7 +50,9 @@ type WordCount struct {
 func LearnVocab(words []WordCount, cfg LearnConfig) []string {
 	words = keepLearnable(words, cfg.MaxTokenLength)
 	alphabet := alphabetOf(words)
-	build := func(thresh int64) []string { return assemble(cfg.Reserved, alphabet, learnWithThreshold(words, thresh, cfg)) }
+	build := func(thresh int64) []string {
+		return assemble(cfg.Reserved, alphabet, learnWithThreshold(words, thresh, cfg))
+	}
 	lo, hi := int64(1), int64(1)
 	for _, w := range words {
 		hi = max(hi, w.Count)
