@@ -102,8 +102,10 @@ type Split struct {
 type Sink struct {
 	// NumShards is fixed so that output does not depend on bundling.
 	NumShards int `yaml:"num_shards" json:"num_shards"`
-	// RowGroupRows is the number of rows per Parquet row group.
+	// RowGroupRows caps the rows of a Parquet row group.
 	RowGroupRows int64 `yaml:"row_group_rows" json:"row_group_rows"`
+	// RowGroupMB ends a row group once its rows hold this many MB of payload.
+	RowGroupMB int `yaml:"row_group_mb" json:"row_group_mb"`
 	// BufferMB bounds the rows a worker holds per bundle and task before
 	// writing them to a temporary file. It does not change the output.
 	BufferMB int `yaml:"buffer_mb" json:"buffer_mb,omitempty"`
@@ -125,7 +127,7 @@ func Default() Config {
 			RangeMB: 64, GroupSize: 1000, NumBuckets: 16,
 		},
 		Split: Split{Train: 0.98, Val: 0.01, Test: 0.01},
-		Sink:  Sink{NumShards: 16, RowGroupRows: 64, BufferMB: 32},
+		Sink:  Sink{NumShards: 16, RowGroupRows: 100_000, RowGroupMB: 16, BufferMB: 32},
 	}
 }
 
@@ -321,6 +323,9 @@ func (c Config) Validate() error {
 	}
 	if c.Sink.RowGroupRows < 1 {
 		bad("sink.row_group_rows", "must be >= 1 (got %d)", c.Sink.RowGroupRows)
+	}
+	if c.Sink.RowGroupMB < 1 {
+		bad("sink.row_group_mb", "must be >= 1 (got %d)", c.Sink.RowGroupMB)
 	}
 	if c.Sink.BufferMB < 1 {
 		bad("sink.buffer_mb", "must be >= 1 (got %d)", c.Sink.BufferMB)

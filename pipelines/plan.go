@@ -44,7 +44,8 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 		c := sinks.Commit{
 			Dataset: sinks.Dataset{
 				Name: name, Format: t.Format.Name(), Dir: sinks.Join(cfg.Output, name), RunID: runID,
-				NumShards: cfg.Sink.NumShards, RowGroupRows: cfg.Sink.RowGroupRows, MaxBufferBytes: buffer,
+				NumShards: cfg.Sink.NumShards, RowGroupRows: cfg.Sink.RowGroupRows,
+				RowGroupBytes: int64(cfg.Sink.RowGroupMB) << 20, MaxBufferBytes: buffer,
 			},
 			Task: name, Seed: cfg.Seed, ConfigHash: hash, Config: label,
 		}
@@ -60,7 +61,7 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 	p.Commits = append(p.Commits, sinks.Commit{
 		Dataset: sinks.Dataset{
 			Name: sinks.DeadLetters, Format: sinks.DeadLetterFormat.Name(), Dir: sinks.Join(cfg.Output, sinks.DeadLetters),
-			RunID: runID, NumShards: 1, RowGroupRows: 4096, MaxBufferBytes: buffer,
+			RunID: runID, NumShards: 1, RowGroupRows: 100_000, RowGroupBytes: 16 << 20, MaxBufferBytes: buffer,
 		},
 		Task: sinks.DeadLetters, Seed: cfg.Seed,
 	})

@@ -152,7 +152,7 @@ func (f *mergeFn) ProcessElement(ctx context.Context, key string, _ func(*int) b
 		return fmt.Errorf("sinks: creating %s: %w", staged, err)
 	}
 	cw := &countingWriter{w: out, h: sha256.New()}
-	rows, err := format.Merge(ctx, fs, inputs, cw, ShardOptions{RowGroupRows: c.RowGroupRows, Metadata: c.metadata()})
+	rows, err := format.Merge(ctx, fs, inputs, cw, ShardOptions{RowGroupRows: c.RowGroupRows, RowGroupBytes: c.RowGroupBytes, Metadata: c.metadata()})
 	if err != nil {
 		out.Close()
 		return fmt.Errorf("sinks: merging %s: %w", staged, err)

@@ -32,6 +32,9 @@ type Format interface {
 	Merge(ctx context.Context, fs filesystem.Interface, inputs []string, w io.Writer, opts ShardOptions) (rows int64, err error)
 }
 
+// Sizer is implemented by rows that know their payload size.
+type Sizer interface{ RowBytes() int }
+
 // Partition buffers the rows of one partition of one bundle.
 type Partition interface {
 	// Add appends row, whose payload is about size bytes. It fails if row is
@@ -47,8 +50,12 @@ type Partition interface {
 
 // ShardOptions shape a shard's bytes.
 type ShardOptions struct {
-	RowGroupRows int64             // rows per row group
-	Metadata     map[string]string // footer key/value metadata
+	RowGroupRows int64 // at most this many rows per row group
+	// RowGroupBytes ends a row group once its rows hold this many payload
+	// bytes (rows that implement Sizer), so that small rows do not make
+	// thousands of row groups, whose metadata a writer keeps until it closes.
+	RowGroupBytes int64
+	Metadata      map[string]string // footer key/value metadata
 }
 
 var (
@@ -233,8 +240,18 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 		batch = batch[:0]
 		return nil
 	}
+	var groupBytes int64
 	rows, err := MergeRows(ctx, fs, inputs, func(row T) error {
 		batch = append(batch, row)
+		if sz, ok := any(row).(Sizer); ok && opts.RowGroupBytes > 0 {
+			if groupBytes += int64(sz.RowBytes()); groupBytes >= opts.RowGroupBytes {
+				groupBytes = 0
+				if err := flush(); err != nil {
+					return err
+				}
+				return pw.Flush()
+			}
+		}
 		if len(batch) == batchSize {
 			return flush()
 		}

@@ -109,5 +109,20 @@ type MLMRow struct {
 	NumTokens         int32   `parquet:"num_tokens"`
 }
 
+func (r MLMRow) RowBytes() int {
+	return 4*(len(r.InputIDs)+len(r.SegmentIDs)+len(r.MaskedLMPositions)+len(r.MaskedLMIDs)) + len(r.Key) + len(r.DocIDA) + len(r.DocIDB)
+}
+
+func (r ColorizeRow) RowBytes() int {
+	return len(r.Input) + len(r.Target) + len(r.TargetAB) + 2*len(r.ABBins) + len(r.Key) + len(r.Source)
+}
+func (r DenoiseRow) RowBytes() int { return len(r.Input) + len(r.Target) + len(r.Key) + len(r.Source) }
+func (r InpaintRow) RowBytes() int {
+	return len(r.Input) + len(r.Target) + len(r.Mask) + len(r.Key) + len(r.Source)
+}
+func (r DeadLetter) RowBytes() int {
+	return len(r.Key) + len(r.Source) + len(r.Stage) + len(r.Reason) + len(r.Detail)
+}
+
 func (r MLMRow) RowKey() string    { return r.Key }
 func (r MLMRow) RowVariant() int32 { return r.Dupe }

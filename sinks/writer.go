@@ -27,12 +27,13 @@ type TempFile struct {
 // Dataset describes one output dataset of a run: where it goes and how its
 // shards are shaped. It is a plain value so that DoFns can carry it.
 type Dataset struct {
-	Name         string // task name, or DeadLetters
-	Format       string // Format.Name() of its row type
-	Dir          string // OUT/<name>
-	RunID        string // names the staging folder
-	NumShards    int
-	RowGroupRows int64
+	Name          string // task name, or DeadLetters
+	Format        string // Format.Name() of its row type
+	Dir           string // OUT/<name>
+	RunID         string // names the staging folder
+	NumShards     int
+	RowGroupRows  int64
+	RowGroupBytes int64
 	// MaxBufferBytes bounds the rows a Writer holds: when a bundle's rows
 	// reach it, every partition is written out as a temporary file.
 	MaxBufferBytes int

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +34,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 	dryRun := fs.Bool("dry-run", false, "validate the config, match the inputs, print the plan and write nothing")
 	progress := fs.Duration("progress", 2*time.Second, "how often a local run prints progress (0 = never)")
 	verbose := fs.Bool("verbose", false, "show the runner's informational logs")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken when the heap is largest to this file")
 	return func(ctx context.Context) error {
 		if !*verbose {
 			// Prism logs every job step at INFO; a user wants progress and errors.
@@ -67,6 +70,10 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 		}
 		if *dryRun {
 			return printPlan(ctx, cfg, plan)
+		}
+		if *memProfile != "" {
+			stop := profilePeakHeap(*memProfile)
+			defer stop()
 		}
 		return runPipeline(ctx, cfg, plan, *progress)
 	}
@@ -196,4 +203,35 @@ func progressLine(elapsed time.Duration) string {
 	l := &transforms.Live
 	return fmt.Sprintf("%6.1fs  files %d  inputs done %d  rows %d  filtered %d  dead letters %d",
 		elapsed.Seconds(), l.Matched.Load(), l.Inputs.Load(), l.Rows.Load(), l.Filtered.Load(), l.DeadLetters.Load())
+}
+
+// profilePeakHeap samples the heap every 500 ms and keeps, in file, the heap
+// profile of the largest heap seen: where a run's memory goes.
+func profilePeakHeap(file string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse <= peak {
+					continue
+				}
+				peak = ms.HeapInuse
+				if f, err := os.Create(file); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
