@@ -518,7 +518,8 @@ func (f *instancesFn) instances(ctx context.Context, w *sinks.Writer, d TextDoc,
 				MaskedLMPositions: in.MaskedPositions, MaskedLMIDs: in.MaskedIDs,
 				IsRandomNext: in.IsRandomNext, NumTokens: int32(len(in.InputIDs)),
 			}
-			if err := w.Add(ctx, row.Key, row, 4*(len(row.InputIDs)*2+len(row.MaskedLMIDs)*2)+len(row.Key)); err != nil {
+			// Payload plus the Go slice and string headers a row carries.
+			if err := w.Add(ctx, row.Key, row, row.RowBytes()+256); err != nil {
 				return err
 			}
 			countInstance(w, in)

@@ -15,7 +15,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
-	pzstd "github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // Format is a row type as the sinks handle it, with the type erased so that a
@@ -210,7 +209,7 @@ func NewShardWriter[T any](w io.Writer, opts ShardOptions) *parquet.GenericWrite
 		rowGroup = 256
 	}
 	wopts := []parquet.WriterOption{
-		parquet.Compression(&pzstd.Codec{Level: pzstd.SpeedDefault, Concurrency: 1}),
+		parquet.Compression(shardCodec{}),
 		parquet.MaxRowsPerRowGroup(rowGroup),
 		parquet.CreatedBy("pretext", Version, ""),
 	}

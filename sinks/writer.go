@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"path"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/google/uuid"
@@ -108,25 +109,33 @@ func (w *Writer) Add(ctx context.Context, key string, row any, size int) error {
 		return err
 	}
 	w.held += size
-	if w.ds.MaxBufferBytes <= 0 || w.held < w.ds.MaxBufferBytes {
+	total := buffered.Add(int64(size))
+	budget := int64(w.ds.MaxBufferBytes)
+	if budget <= 0 || (w.held < w.ds.MaxBufferBytes && total < budget) {
 		return nil
 	}
-	// Over the budget, write out the largest partitions until half of it is
-	// free: few, large temporary files keep the merge's fan-in low.
-	for w.held > w.ds.MaxBufferBytes/2 {
+	// Over the budget — this writer's, or the process's, which all writers
+	// of all bundles running here share — write out this writer's largest
+	// partitions until half of what it holds is free: few, large temporary
+	// files keep the merge's fan-in low.
+	for target := w.held / 2; w.held > target; {
 		big := 0
 		for i, p := range w.parts {
 			if p.Bytes() > w.parts[big].Bytes() {
 				big = i
 			}
 		}
-		w.held -= w.parts[big].Bytes()
 		if err := w.spill(ctx, big); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// buffered is the payload held by every Writer of this process: concurrent
+// bundles share one memory budget, so memory does not grow with the number
+// of bundles a runner runs at once.
+var buffered atomic.Int64
 
 // Count adds n to the label statistic name.
 func (w *Writer) Count(name string, n int64) { w.stats[name] += n }
@@ -141,6 +150,8 @@ func (w *Writer) spill(ctx context.Context, k int) error {
 	name := Join(w.ds.StagingDir(), fmt.Sprintf("tmp-%05d-%s-%d.rows.zst", k, w.bundle, w.seq))
 	w.seq++
 	rows := int64(p.Len())
+	w.held -= p.Bytes()
+	buffered.Add(-int64(p.Bytes()))
 	out, err := w.fs.OpenWrite(ctx, name)
 	if err != nil {
 		return fmt.Errorf("sinks: creating %s: %w", name, err)
@@ -182,7 +193,6 @@ func (w *Writer) spillAll(ctx context.Context) error {
 			return err
 		}
 	}
-	w.held = 0
 	return nil
 }
 
