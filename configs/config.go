@@ -106,8 +106,8 @@ type Sink struct {
 	RowGroupRows int64 `yaml:"row_group_rows" json:"row_group_rows"`
 	// RowGroupMB ends a row group once its rows hold this many MB of payload.
 	RowGroupMB int `yaml:"row_group_mb" json:"row_group_mb"`
-	// BufferMB bounds the rows a worker holds per bundle and task before
-	// writing them to a temporary file. It does not change the output.
+	// BufferMB bounds the rows a worker process holds, all bundles together,
+	// before writing them to temporary files. It does not change the output.
 	BufferMB int `yaml:"buffer_mb" json:"buffer_mb,omitempty"`
 }
 
