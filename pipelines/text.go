@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -180,11 +181,11 @@ func (f *readDocsFn) Setup(ctx context.Context) error {
 
 // LoadVocab reads a vocab.txt from any Beam filesystem.
 func LoadVocab(ctx context.Context, path string) (*text.Vocab, error) {
-	data, err := readAllFrom(ctx, path, 64<<20)
+	data, err := readVocabFile(ctx, path)
 	if err != nil {
-		return nil, fmt.Errorf("vocab %s: %w", path, err)
+		return nil, err
 	}
-	v, err := text.ReadVocab(strings.NewReader(string(data)))
+	v, err := text.ReadVocab(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("vocab %s: %w", path, err)
 	}
@@ -194,26 +195,27 @@ func LoadVocab(ctx context.Context, path string) (*text.Vocab, error) {
 // VocabHash is the sha256 of a vocab file: the labels depend on its content,
 // not its path.
 func VocabHash(ctx context.Context, path string) (string, error) {
-	data, err := readAllFrom(ctx, path, 64<<20)
+	data, err := readVocabFile(ctx, path)
 	if err != nil {
-		return "", fmt.Errorf("vocab %s: %w", path, err)
+		return "", err
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
 }
 
-func readAllFrom(ctx context.Context, path string, limit int64) ([]byte, error) {
-	fs, err := filesystem.New(ctx, path)
+// maxVocabBytes bounds a vocab file (bert-base's is 231 KB).
+const maxVocabBytes = 64 << 20
+
+func readVocabFile(ctx context.Context, path string) ([]byte, error) {
+	var buf bytes.Buffer
+	_, reason, detail, err := transforms.CopyInput(ctx, path, maxVocabBytes, &buf)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vocab %s: %w", path, err)
 	}
-	defer fs.Close()
-	r, err := fs.OpenRead(ctx, path)
-	if err != nil {
-		return nil, err
+	if reason != "" {
+		return nil, fmt.Errorf("vocab %s: %s (%s)", path, reason, detail)
 	}
-	defer r.Close()
-	return io.ReadAll(io.LimitReader(r, limit))
+	return buf.Bytes(), nil
 }
 
 func (f *readDocsFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
@@ -258,9 +260,6 @@ func (f *readDocsFn) ProcessElement(ctx context.Context, r TextRange, _ func(sin
 		for _, l := range d.Lines {
 			size += len(l)
 		}
-		if d.Bad == "" && size > f.Text.MaxDocumentBytes {
-			d.Bad, d.Detail = "document_too_large", fmt.Sprintf("more than %d bytes", f.Text.MaxDocumentBytes)
-		}
 		var doc TextDoc
 		if d.Bad == "" {
 			doc = TextDoc{Key: key}
@@ -290,7 +289,7 @@ func (f *readDocsFn) ProcessElement(ctx context.Context, r TextRange, _ func(sin
 		// A whole file is one document: blank lines end paragraphs, not documents.
 		return readWholeFile(rc, maxLine, f.Text.MaxDocumentBytes, emitDoc)
 	}
-	return ReadDocuments(rc, r.Start, r.End, maxLine, emitDoc)
+	return ReadDocuments(rc, r.Start, r.End, maxLine, f.Text.MaxDocumentBytes, emitDoc)
 }
 
 // readWholeFile reads a paragraphs-format file as one document whose lines
@@ -298,7 +297,7 @@ func (f *readDocsFn) ProcessElement(ctx context.Context, r TextRange, _ func(sin
 func readWholeFile(r io.Reader, maxLine, maxDoc int, emit func(TextDocument) error) error {
 	var doc TextDocument
 	var size int
-	err := ReadDocuments(r, 0, 1<<62, maxLine, func(d TextDocument) error {
+	err := ReadDocuments(r, 0, 1<<62, maxLine, maxDoc, func(d TextDocument) error {
 		if doc.Bad != "" {
 			return nil
 		}

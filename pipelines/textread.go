@@ -47,9 +47,9 @@ var ErrStop = errors.New("stop")
 // each other: a document belongs to the range holding the start of the blank
 // line before it (the first document of a file to the range at 0). So every
 // document is read by exactly one range, whole, even when it crosses the
-// range's end. Lines longer than maxLine bytes are never held in memory: their
-// document becomes a dead letter.
-func ReadDocuments(r io.Reader, start, end int64, maxLine int, emit func(TextDocument) error) error {
+// range's end. Lines longer than maxLine bytes and documents longer than
+// maxDoc bytes are never held in memory: the document becomes a dead letter.
+func ReadDocuments(r io.Reader, start, end int64, maxLine, maxDoc int, emit func(TextDocument) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	pos := max(start-1, 0)
 	if start > 0 {
@@ -71,6 +71,7 @@ func ReadDocuments(r io.Reader, start, end int64, maxLine int, emit func(TextDoc
 		sep = 0
 	}
 	var doc *TextDocument
+	docBytes := 0
 	finish := func() error {
 		if doc == nil {
 			return nil
@@ -101,6 +102,7 @@ func ReadDocuments(r io.Reader, start, end int64, maxLine int, emit func(TextDoc
 			}
 		case doc == nil && sep >= 0 && sep < end:
 			doc = &TextDocument{Offset: lineStart}
+			docBytes = 0
 			fallthrough
 		case doc != nil:
 			switch {
@@ -109,7 +111,10 @@ func ReadDocuments(r io.Reader, start, end int64, maxLine int, emit func(TextDoc
 				doc.Bad, doc.Detail, doc.Lines = "line_too_long", fmt.Sprintf("a line at byte %d is longer than %d bytes", lineStart, maxLine), nil
 			case !utf8.Valid(line):
 				doc.Bad, doc.Detail, doc.Lines = "not_utf8", fmt.Sprintf("the line at byte %d is not UTF-8", lineStart), nil
+			case docBytes+len(line) > maxDoc:
+				doc.Bad, doc.Detail, doc.Lines = "document_too_large", fmt.Sprintf("more than %d bytes", maxDoc), nil
 			default:
+				docBytes += len(line)
 				doc.Lines = append(doc.Lines, string(bytes.TrimRight(line, "\r\n")))
 			}
 		default:

@@ -10,11 +10,15 @@ import (
 )
 
 func readAll(t *testing.T, data []byte, rangeBytes int64, maxLine int) []TextDocument {
+	return readAllCapped(t, data, rangeBytes, maxLine, 1<<30)
+}
+
+func readAllCapped(t *testing.T, data []byte, rangeBytes int64, maxLine, maxDoc int) []TextDocument {
 	t.Helper()
 	var docs []TextDocument
 	for _, r := range SplitRanges(struct{ Source, Key string }{"f", "f"}, int64(len(data)), rangeBytes) {
 		from := max(r.Start-1, 0)
-		err := ReadDocuments(bytes.NewReader(data[from:]), r.Start, r.End, maxLine, func(d TextDocument) error {
+		err := ReadDocuments(bytes.NewReader(data[from:]), r.Start, r.End, maxLine, maxDoc, func(d TextDocument) error {
 			if d.Offset < r.Start && r.Start > 0 {
 				t.Errorf("range %d-%d emitted a document at %d", r.Start, r.End, d.Offset)
 			}
@@ -70,6 +74,22 @@ func TestReadDocumentsBadLines(t *testing.T) {
 		}
 	}
 	want := []string{"good one|good two", "line_too_long", "not_utf8", "last"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestReadDocumentsSizeCap(t *testing.T) {
+	data := []byte("short doc\n\n" + strings.Repeat("many short lines\n", 100) + "\nlast\n")
+	var got []string
+	for _, d := range readAllCapped(t, data, 0, 100, 500) {
+		if d.Bad != "" {
+			got = append(got, d.Bad)
+		} else {
+			got = append(got, strings.Join(d.Lines, "|"))
+		}
+	}
+	want := []string{"short doc", "document_too_large", "last"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q want %q", got, want)
 	}

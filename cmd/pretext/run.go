@@ -37,8 +37,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 	memProfile := fs.String("memprofile", "", "write a heap profile taken when the heap is largest to this file")
 	return func(ctx context.Context) error {
 		if !*verbose {
-			// Prism logs every job step at INFO; a user wants progress and errors.
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+			quietRunnerLogs()
 		}
 		if *config == "" {
 			return errors.New("--config is required")
@@ -234,4 +233,10 @@ func profilePeakHeap(file string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// quietRunnerLogs hides the runner's INFO logs: prism logs every job step,
+// and a user wants progress and errors.
+func quietRunnerLogs() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
@@ -37,7 +36,7 @@ func vocabFlags(fs *flag.FlagSet) func(context.Context) error {
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
-		slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		quietRunnerLogs()
 		learn := text.DefaultLearnConfig()
 		learn.Size = *size
 		p, s := beam.NewPipelineWithRoot()
