@@ -1,0 +1,348 @@
+package audio
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Limits bound the work DecodeWAV may do on one input. A zero field means
+// no limit.
+type Limits struct {
+	// MaxSamples rejects a clip longer than this many samples per channel,
+	// judged from the data chunk's size before any sample is decoded.
+	MaxSamples int64 `yaml:"max_samples" json:"max_samples"`
+	// MaxSeconds rejects a clip longer than this, judged the same way; it
+	// bounds duration where MaxSamples bounds memory.
+	MaxSeconds float64 `yaml:"max_seconds" json:"max_seconds"`
+	// MaxSampleRate rejects a header claiming a higher rate; the resampler's
+	// filter grows with the ratio of the rates.
+	MaxSampleRate int `yaml:"max_sample_rate" json:"max_sample_rate"`
+}
+
+// DefaultLimits returns ten minutes at 48 kHz (28.8 M samples, 115 MB as
+// float32), whatever the rate, and rates up to 768 kHz, the highest in
+// common use (DXD ×2); MaxSeconds is left to the run's config.
+func DefaultLimits() Limits {
+	return Limits{MaxSamples: 10 * 60 * 48000, MaxSampleRate: 768000}
+}
+
+// Clip is decoded audio: one channel, samples in [-1, 1].
+type Clip struct {
+	// SampleRate is the source rate in Hz, always > 0.
+	SampleRate int
+	// Samples is the mean of the source channels, one value per frame.
+	Samples []float32
+	// Channels is the source's channel count, always > 0.
+	Channels int
+	// Format names the source encoding: pcm8, pcm16, pcm24, pcm32, float32
+	// or float64 (WAVE_FORMAT_EXTENSIBLE files report their sub-format).
+	Format string
+}
+
+// Seconds returns the clip's duration.
+func (c *Clip) Seconds() float64 { return float64(len(c.Samples)) / float64(c.SampleRate) }
+
+// Reason codes of a DecodeError. They are stable: they name Beam counters
+// and the reason column of dead letters.
+const (
+	ReasonEmptyFile         = "empty_file"
+	ReasonNotWAV            = "not_wav"
+	ReasonTruncated         = "truncated"
+	ReasonBadHeader         = "bad_header"
+	ReasonNoData            = "no_data"
+	ReasonZeroChannels      = "zero_channels"
+	ReasonZeroSampleRate    = "zero_sample_rate"
+	ReasonUnsupportedRate   = "unsupported_rate"
+	ReasonUnsupportedFormat = "unsupported_format"
+	ReasonUnsupportedBits   = "unsupported_bits"
+	ReasonEmptyAudio        = "empty_audio"
+	ReasonTooLong           = "too_long"
+	ReasonDecoderPanic      = "decoder_panic"
+)
+
+// DecodeError is bad input, as opposed to a failure of the machine: the
+// pipeline turns it into a dead letter rather than failing the bundle.
+type DecodeError struct {
+	// Reason is one of the Reason* codes.
+	Reason string
+	// Detail is free text for a person: the header's values, the sizes.
+	Detail string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Detail == "" {
+		return "audio: decode: " + e.Reason
+	}
+	return "audio: decode: " + e.Reason + ": " + e.Detail
+}
+
+func decodeErr(reason, format string, args ...any) *DecodeError {
+	return &DecodeError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// WAVE format tags (mmreg.h) and the sub-format GUID tail shared by the
+// KSDATAFORMAT_SUBTYPE_* GUIDs of WAVE_FORMAT_EXTENSIBLE.
+const (
+	tagPCM        = 0x0001
+	tagFloat      = 0x0003
+	tagExtensible = 0xFFFE
+)
+
+var guidTail = [14]byte{0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71}
+
+// wavFormat is the part of a fmt chunk the decoder uses.
+type wavFormat struct {
+	tag        uint16 // tagPCM or tagFloat once the extensible sub-format is resolved
+	channels   int
+	sampleRate int
+	blockAlign int
+	bits       int // container bits per sample
+}
+
+// DecodeWAV decodes a RIFF/WAVE file held in memory to a mono Clip.
+//
+// It reads 8-bit unsigned and 16/24/32-bit signed PCM, 32/64-bit IEEE float,
+// and WAVE_FORMAT_EXTENSIBLE with a PCM or float sub-format; any channel
+// count is mixed down by averaging. Integer samples are scaled by 2^-(bits-1)
+// (8-bit after removing the 128 bias), so full scale maps to [-1, 1).
+// Extensible samples are read by their container size: the valid bits are
+// left-justified, so the scale is the same. Float samples are clamped to
+// [-1, 1] and NaN reads as 0, so one bad sample cannot poison a spectrogram.
+//
+// The RIFF size field is ignored (writers often get it wrong) and chunks are
+// walked up to the data chunk. The header is checked and the limits applied
+// before the output is allocated. A data chunk claiming more bytes than the
+// file holds is an error (truncated), not a partial decode: a cut file is
+// usually a failed copy, and silently training on its head would hide that.
+// This includes streaming writers that leave the size at 0xFFFFFFFF. A
+// trailing partial frame is dropped. A decoder panic is recovered. Every
+// failure caused by the input is a *DecodeError.
+func DecodeWAV(data []byte, lim Limits) (clip *Clip, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			clip, err = nil, decodeErr(ReasonDecoderPanic, "%v", r)
+		}
+	}()
+	if len(data) == 0 {
+		return nil, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
+	}
+	if len(data) < 12 {
+		if isPrefix(data, "RIFF") {
+			return nil, decodeErr(ReasonTruncated, "%d bytes, shorter than the RIFF header", len(data))
+		}
+		return nil, decodeErr(ReasonNotWAV, "%s", sniff(data))
+	}
+	switch id := string(data[0:4]); {
+	case (id == "RIFX" || id == "RF64" || id == "BW64") && string(data[8:12]) == "WAVE":
+		return nil, decodeErr(ReasonUnsupportedFormat, "%s container (only little-endian RIFF is read)", id)
+	case id != "RIFF" || string(data[8:12]) != "WAVE":
+		return nil, decodeErr(ReasonNotWAV, "%s", sniff(data))
+	}
+
+	fmtChunk, pcm, err := findChunks(data)
+	if err != nil {
+		return nil, err
+	}
+	f, name, err := parseFormat(fmtChunk)
+	if err != nil {
+		return nil, err
+	}
+	if lim.MaxSampleRate > 0 && f.sampleRate > lim.MaxSampleRate {
+		return nil, decodeErr(ReasonUnsupportedRate, "%d Hz > %d", f.sampleRate, lim.MaxSampleRate)
+	}
+	frames := int64(len(pcm) / f.blockAlign)
+	if frames == 0 {
+		return nil, decodeErr(ReasonEmptyAudio, "data chunk of %d bytes, %d-byte frames", len(pcm), f.blockAlign)
+	}
+	seconds := float64(frames) / float64(f.sampleRate)
+	if lim.MaxSamples > 0 && frames > lim.MaxSamples {
+		return nil, decodeErr(ReasonTooLong, "%d samples (%.1f s at %d Hz) > %d", frames, seconds, f.sampleRate, lim.MaxSamples)
+	}
+	if lim.MaxSeconds > 0 && seconds > lim.MaxSeconds {
+		return nil, decodeErr(ReasonTooLong, "%.1f s (%d samples at %d Hz) > %g s", seconds, frames, f.sampleRate, lim.MaxSeconds)
+	}
+	out := make([]float32, frames)
+	decodeSamples(out, pcm[:frames*int64(f.blockAlign)], f)
+	return &Clip{SampleRate: f.sampleRate, Samples: out, Channels: f.channels, Format: name}, nil
+}
+
+// findChunks walks the chunks after the RIFF header and returns the body of
+// the first fmt chunk and of the first data chunk after it.
+func findChunks(data []byte) (fmtChunk, pcm []byte, err error) {
+	off := 12
+	for {
+		if len(data)-off < 8 {
+			switch {
+			case fmtChunk == nil:
+				return nil, nil, decodeErr(ReasonBadHeader, "no fmt chunk")
+			case len(data) > off:
+				return nil, nil, decodeErr(ReasonTruncated, "%d bytes at offset %d, too few for a chunk header", len(data)-off, off)
+			default:
+				return nil, nil, decodeErr(ReasonNoData, "no data chunk")
+			}
+		}
+		id := string(data[off : off+4])
+		size := int64(binary.LittleEndian.Uint32(data[off+4:]))
+		body := int64(off + 8)
+		if rest := int64(len(data)) - body; size > rest {
+			return nil, nil, decodeErr(ReasonTruncated, "%q chunk claims %d bytes, %d remain", id, size, rest)
+		}
+		switch id {
+		case "fmt ":
+			if fmtChunk == nil {
+				fmtChunk = data[body : body+size]
+			}
+		case "data":
+			if fmtChunk == nil {
+				return nil, nil, decodeErr(ReasonBadHeader, "data chunk before fmt chunk")
+			}
+			return fmtChunk, data[body : body+size], nil
+		}
+		// Chunks are padded to an even size; the pad byte may be missing
+		// at the very end of the file.
+		off = int(min(body+size+size&1, int64(len(data))))
+	}
+}
+
+// parseFormat validates a fmt chunk and names its sample encoding.
+func parseFormat(c []byte) (wavFormat, string, error) {
+	if len(c) < 16 {
+		return wavFormat{}, "", decodeErr(ReasonBadHeader, "fmt chunk of %d bytes < 16", len(c))
+	}
+	le := binary.LittleEndian
+	f := wavFormat{
+		tag:        le.Uint16(c[0:]),
+		channels:   int(le.Uint16(c[2:])),
+		sampleRate: int(le.Uint32(c[4:])),
+		blockAlign: int(le.Uint16(c[12:])),
+		bits:       int(le.Uint16(c[14:])),
+	}
+	if f.tag == tagExtensible {
+		// cbSize(2) validBits(2) channelMask(4) subFormat GUID(16).
+		if len(c) < 40 || le.Uint16(c[16:]) < 22 {
+			return wavFormat{}, "", decodeErr(ReasonBadHeader, "WAVE_FORMAT_EXTENSIBLE fmt chunk of %d bytes < 40", len(c))
+		}
+		sub := c[24:40]
+		if [14]byte(sub[2:]) != guidTail {
+			return wavFormat{}, "", decodeErr(ReasonUnsupportedFormat, "extensible sub-format GUID % x", sub)
+		}
+		f.tag = le.Uint16(sub)
+		if valid := int(le.Uint16(c[18:])); valid > f.bits {
+			return wavFormat{}, "", decodeErr(ReasonBadHeader, "%d valid bits in a %d-bit container", valid, f.bits)
+		}
+	}
+	if f.channels == 0 {
+		return wavFormat{}, "", decodeErr(ReasonZeroChannels, "format tag 0x%04x", f.tag)
+	}
+	if f.sampleRate == 0 {
+		return wavFormat{}, "", decodeErr(ReasonZeroSampleRate, "%d channels", f.channels)
+	}
+	var name string
+	switch f.tag {
+	case tagPCM:
+		if f.bits != 8 && f.bits != 16 && f.bits != 24 && f.bits != 32 {
+			return wavFormat{}, "", decodeErr(ReasonUnsupportedBits, "%d-bit PCM (want 8, 16, 24 or 32)", f.bits)
+		}
+		name = fmt.Sprintf("pcm%d", f.bits)
+	case tagFloat:
+		if f.bits != 32 && f.bits != 64 {
+			return wavFormat{}, "", decodeErr(ReasonUnsupportedBits, "%d-bit float (want 32 or 64)", f.bits)
+		}
+		name = fmt.Sprintf("float%d", f.bits)
+	default:
+		return wavFormat{}, "", decodeErr(ReasonUnsupportedFormat, "format tag 0x%04x (want PCM 0x0001 or float 0x0003)", f.tag)
+	}
+	if want := f.channels * f.bits / 8; f.blockAlign != want {
+		return wavFormat{}, "", decodeErr(ReasonBadHeader, "block align %d, want %d for %d channels of %d bits", f.blockAlign, want, f.channels, f.bits)
+	}
+	return f, name, nil
+}
+
+// decodeSamples mixes the frames of pcm down into out. Each encoding has its
+// own loop over the whole buffer, so the inner loop is a plain load and add.
+// Integer sums are exact in float64; each frame is scaled once.
+func decodeSamples(out []float32, pcm []byte, f wavFormat) {
+	ba := f.blockAlign
+	inv := 1 / float64(f.channels)
+	le := binary.LittleEndian
+	switch {
+	case f.tag == tagPCM && f.bits == 8:
+		for i := range out {
+			var sum int
+			for _, b := range pcm[i*ba : i*ba+ba] {
+				sum += int(b) - 128
+			}
+			out[i] = float32(float64(float64(sum)*(1.0/128)) * inv)
+		}
+	case f.tag == tagPCM && f.bits == 16:
+		for i := range out {
+			fr := pcm[i*ba : i*ba+ba]
+			var sum int
+			for c := 0; c < len(fr); c += 2 {
+				sum += int(int16(le.Uint16(fr[c:])))
+			}
+			out[i] = float32(float64(float64(sum)*(1.0/32768)) * inv)
+		}
+	case f.tag == tagPCM && f.bits == 24:
+		for i := range out {
+			fr := pcm[i*ba : i*ba+ba]
+			var sum int
+			for c := 0; c < len(fr); c += 3 {
+				sum += int(int32(uint32(fr[c])<<8|uint32(fr[c+1])<<16|uint32(fr[c+2])<<24) >> 8)
+			}
+			out[i] = float32(float64(float64(sum)*(1.0/8388608)) * inv)
+		}
+	case f.tag == tagPCM && f.bits == 32:
+		for i := range out {
+			fr := pcm[i*ba : i*ba+ba]
+			var sum int
+			for c := 0; c < len(fr); c += 4 {
+				sum += int(int32(le.Uint32(fr[c:])))
+			}
+			out[i] = float32(float64(float64(sum)*(1.0/2147483648)) * inv)
+		}
+	case f.tag == tagFloat && f.bits == 32:
+		for i := range out {
+			fr := pcm[i*ba : i*ba+ba]
+			var sum float64
+			for c := 0; c < len(fr); c += 4 {
+				sum += clampUnit(float64(math.Float32frombits(le.Uint32(fr[c:]))))
+			}
+			out[i] = float32(sum * inv)
+		}
+	case f.tag == tagFloat && f.bits == 64:
+		for i := range out {
+			fr := pcm[i*ba : i*ba+ba]
+			var sum float64
+			for c := 0; c < len(fr); c += 8 {
+				sum += clampUnit(math.Float64frombits(le.Uint64(fr[c:])))
+			}
+			out[i] = float32(sum * inv)
+		}
+	}
+}
+
+// clampUnit clamps v to [-1, 1] and maps NaN to 0.
+func clampUnit(v float64) float64 {
+	switch {
+	case v > 1:
+		return 1
+	case v < -1:
+		return -1
+	case v != v:
+		return 0
+	}
+	return v
+}
+
+func isPrefix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
+}
+
+// sniff describes the first bytes of an input that is not a WAV file, so a
+// dead letter says what it was instead (an HTML error page, an MP3).
+func sniff(data []byte) string {
+	n := min(len(data), 12)
+	return fmt.Sprintf("%d bytes starting %q", len(data), data[:n])
+}
