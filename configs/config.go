@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/audio"
 )
 
 // Config is one run of pretext.
@@ -29,10 +30,12 @@ type Config struct {
 	Output string `yaml:"output" json:"-"`
 	// Limit keeps the first N inputs in path order (0 = all).
 	Limit int `yaml:"limit" json:"-"`
-	// Modality is the kind of input: "image" or "text".
+	// Modality is the kind of input: "image", "text", "audio" or "video".
 	Modality string `yaml:"modality" json:"modality"`
 	Image    Image  `yaml:"image" json:"image"`
 	Text     Text   `yaml:"text" json:"text"`
+	Audio    Audio  `yaml:"audio" json:"audio"`
+	Video    Video  `yaml:"video" json:"video"`
 	Split    Split  `yaml:"split" json:"split"`
 	Sink     Sink   `yaml:"sink" json:"sink"`
 	// Tasks are the tasks to run, each with its own config section.
@@ -90,6 +93,50 @@ type Text struct {
 	NumBuckets int `yaml:"num_buckets" json:"num_buckets"`
 }
 
+// Audio configures decoding and features of audio inputs and of a video's
+// audio track.
+type Audio struct {
+	// MaxBytes rejects larger input files without reading them whole.
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"`
+	// MaxSeconds rejects longer audio before its samples are decoded.
+	MaxSeconds float64 `yaml:"max_seconds" json:"max_seconds"`
+	// Mel is the log-mel front end; mel.sample_rate is the rate every input
+	// is resampled to.
+	Mel audio.MelConfig `yaml:"mel" json:"mel"`
+	// ClipSeconds cuts longer audio inputs into clips (audio_mask).
+	ClipSeconds float64 `yaml:"clip_seconds" json:"clip_seconds"`
+	// MinSeconds drops shorter audio, and a shorter last clip of a long input.
+	MinSeconds float64 `yaml:"min_seconds" json:"min_seconds"`
+	// SilenceDBFS flags audio whose RMS level is below it as silent.
+	SilenceDBFS float64 `yaml:"silence_dbfs" json:"silence_dbfs"`
+	// TimeoutSeconds bounds one ffmpeg process decoding a non-WAV input.
+	TimeoutSeconds float64 `yaml:"timeout_s" json:"timeout_s,omitempty"`
+}
+
+// Video configures reading video inputs: frames at a fixed rate (preprocessed
+// as the image section says) and the audio track (as the audio section says).
+type Video struct {
+	// FPS is the rate frames are sampled at.
+	FPS float64 `yaml:"fps" json:"fps"`
+	// MaxBytes rejects larger input files without copying them.
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"`
+	// MaxSeconds rejects longer videos (from ffprobe, before decoding).
+	MaxSeconds float64 `yaml:"max_seconds" json:"max_seconds"`
+	// MaxFrames caps the frames taken from one video.
+	MaxFrames int `yaml:"max_frames" json:"max_frames"`
+	// TimeoutSeconds bounds one ffmpeg or ffprobe process.
+	TimeoutSeconds float64 `yaml:"timeout_s" json:"timeout_s,omitempty"`
+	// GroupSize is the most videos in a group: other_video negatives take
+	// their audio from another video of the same group.
+	GroupSize int `yaml:"group_size" json:"group_size"`
+	// GroupMB also closes a group once its videos hold this many MB of frames
+	// and features, which bounds a worker's memory.
+	GroupMB int `yaml:"group_mb" json:"group_mb"`
+	// NumBuckets is the number of buckets videos are hashed into; each bucket
+	// is cut into groups in key order.
+	NumBuckets int `yaml:"num_buckets" json:"num_buckets"`
+}
+
 // Split assigns each key to train, val or test by a hash of the key alone, so
 // an image stays in its split across tasks, seeds and runs.
 type Split struct {
@@ -126,6 +173,14 @@ func Default() Config {
 			LowerCase: true, Format: "lines", MaxLineBytes: 1 << 20, MaxDocumentBytes: 64 << 20,
 			RangeMB: 64, GroupSize: 1000, NumBuckets: 16,
 		},
+		Audio: Audio{
+			MaxBytes: 512 << 20, MaxSeconds: 600, Mel: audio.DefaultMel(),
+			ClipSeconds: 10, MinSeconds: 0.5, SilenceDBFS: -60, TimeoutSeconds: 120,
+		},
+		Video: Video{
+			FPS: 1, MaxBytes: 2 << 30, MaxSeconds: 600, MaxFrames: 600, TimeoutSeconds: 300,
+			GroupSize: 8, GroupMB: 64, NumBuckets: 16,
+		},
 		Split: Split{Train: 0.98, Val: 0.01, Test: 0.01},
 		Sink:  Sink{NumShards: 16, RowGroupRows: 100_000, RowGroupMB: 16, BufferMB: 32},
 	}
@@ -140,6 +195,8 @@ type file struct {
 	Modality *string              `yaml:"modality"`
 	Image    yaml.Node            `yaml:"image"`
 	Text     yaml.Node            `yaml:"text"`
+	Audio    yaml.Node            `yaml:"audio"`
+	Video    yaml.Node            `yaml:"video"`
 	Split    yaml.Node            `yaml:"split"`
 	Sink     yaml.Node            `yaml:"sink"`
 	Tasks    map[string]yaml.Node `yaml:"tasks"`
@@ -194,7 +251,7 @@ func Parse(data []byte) (Config, error) {
 		name string
 		node *yaml.Node
 		into any
-	}{{"image", &f.Image, &cfg.Image}, {"text", &f.Text, &cfg.Text}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}} {
+	}{{"image", &f.Image, &cfg.Image}, {"text", &f.Text, &cfg.Text}, {"audio", &f.Audio, &cfg.Audio}, {"video", &f.Video, &cfg.Video}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}} {
 		errs = append(errs, decodeSection(sec.name, sec.node, sec.into)...)
 	}
 	cfg.Tasks = map[string]transforms.Config{}
@@ -303,8 +360,14 @@ func (c Config) Validate() error {
 		errs = append(errs, c.Image.validate()...)
 	case "text":
 		errs = append(errs, c.Text.validate()...)
+	case "audio":
+		errs = append(errs, c.Audio.validate()...)
+	case "video":
+		errs = append(errs, c.Image.validate()...)
+		errs = append(errs, c.Audio.validate()...)
+		errs = append(errs, c.Video.validate()...)
 	default:
-		bad("modality", "must be image or text (got %q)", c.Modality)
+		bad("modality", "must be image, text, audio or video (got %q)", c.Modality)
 	}
 	sp := c.Split
 	for _, f := range []struct {
@@ -339,7 +402,7 @@ func (c Config) Validate() error {
 			bad("tasks."+name, "unknown task")
 			continue
 		}
-		if t.Modality != c.Modality {
+		if !TaskFits(t.Modality, c.Modality) {
 			bad("tasks."+name, "is a %s task; this config's modality is %s", t.Modality, c.Modality)
 		}
 		if err := c.Tasks[name].Validate("tasks." + name); err != nil {
@@ -347,6 +410,12 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// TaskFits reports whether a task of modality task runs on inputs of
+// modality input: each on its own, and the image tasks also on video frames.
+func TaskFits(task, input string) bool {
+	return task == input || (task == "image" && input == "video")
 }
 
 func oneOf(v string, options ...string) bool {
@@ -370,6 +439,8 @@ func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessa
 		Modality string            `json:"modality"`
 		Image    *Image            `json:"image,omitempty"`
 		Text     *Text             `json:"text,omitempty"`
+		Audio    *Audio            `json:"audio,omitempty"`
+		Video    *Video            `json:"video,omitempty"`
 		Split    Split             `json:"split"`
 		Sink     Sink              `json:"sink"`
 		Config   transforms.Config `json:"config"`
@@ -386,6 +457,14 @@ func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessa
 		t := c.Text
 		t.Vocab, t.RangeMB = "", 0
 		doc.Text = &t
+	case "audio":
+		a := c.Audio
+		a.TimeoutSeconds = 0
+		doc.Audio = &a
+	case "video":
+		a, v := c.Audio, c.Video
+		a.TimeoutSeconds, v.TimeoutSeconds = 0, 0
+		doc.Image, doc.Audio, doc.Video = &c.Image, &a, &v
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
@@ -464,6 +543,67 @@ func (t Text) validate() []error {
 	}
 	if t.NumBuckets < 1 {
 		bad("text.num_buckets", "must be >= 1 (got %d)", t.NumBuckets)
+	}
+	return errs
+}
+
+func (a Audio) validate() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if a.MaxBytes <= 0 {
+		bad("audio.max_bytes", "must be > 0 (got %d)", a.MaxBytes)
+	}
+	if !(a.MaxSeconds > 0) {
+		bad("audio.max_seconds", "must be > 0 (got %v)", a.MaxSeconds)
+	}
+	for _, err := range a.Mel.Validate() {
+		errs = append(errs, fmt.Errorf("audio.mel.%w", err))
+	}
+	if !(a.MinSeconds > 0) {
+		bad("audio.min_seconds", "must be > 0 (got %v)", a.MinSeconds)
+	}
+	if !(a.ClipSeconds >= a.MinSeconds) {
+		bad("audio.clip_seconds", "must be >= min_seconds (got %v)", a.ClipSeconds)
+	}
+	if !(a.SilenceDBFS <= 0) {
+		bad("audio.silence_dbfs", "must be <= 0 (got %v)", a.SilenceDBFS)
+	}
+	if !(a.TimeoutSeconds > 0) {
+		bad("audio.timeout_s", "must be > 0 (got %v)", a.TimeoutSeconds)
+	}
+	return errs
+}
+
+func (v Video) validate() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if !(v.FPS > 0 && v.FPS <= 120) {
+		bad("video.fps", "must be in (0, 120] (got %v)", v.FPS)
+	}
+	if v.MaxBytes <= 0 {
+		bad("video.max_bytes", "must be > 0 (got %d)", v.MaxBytes)
+	}
+	if !(v.MaxSeconds > 0) {
+		bad("video.max_seconds", "must be > 0 (got %v)", v.MaxSeconds)
+	}
+	if v.MaxFrames < 1 {
+		bad("video.max_frames", "must be >= 1 (got %d)", v.MaxFrames)
+	}
+	if !(v.TimeoutSeconds > 0) {
+		bad("video.timeout_s", "must be > 0 (got %v)", v.TimeoutSeconds)
+	}
+	if v.GroupSize < 2 {
+		bad("video.group_size", "must be >= 2 (got %d)", v.GroupSize)
+	}
+	if v.GroupMB < 1 {
+		bad("video.group_mb", "must be >= 1 (got %d)", v.GroupMB)
+	}
+	if v.NumBuckets < 1 {
+		bad("video.num_buckets", "must be >= 1 (got %d)", v.NumBuckets)
 	}
 	return errs
 }

@@ -97,8 +97,11 @@ func (p Plan) Prepare(ctx context.Context) error {
 // Build adds the pipeline of cfg's modality to s and returns
 // PCollection<string> of the manifests it writes.
 func Build(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
-	if cfg.Modality == "text" {
+	switch cfg.Modality {
+	case "text":
 		return Text(s, cfg, plan)
+	case "audio":
+		return Audio(s, cfg, plan)
 	}
 	return Vision(s, cfg, plan)
 }

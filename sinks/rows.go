@@ -126,3 +126,68 @@ func (r DeadLetter) RowBytes() int {
 
 func (r MLMRow) RowKey() string    { return r.Key }
 func (r MLMRow) RowVariant() int32 { return r.Dupe }
+
+// AVRow is one audio-visual correspondence example (Arandjelović & Zisserman,
+// "Look, Listen and Learn"): a video frame and a log-mel window of audio,
+// labelled 1 when the audio is the frame's own (the window around the frame's
+// time in the same video) and 0 when it is a negative: audio of another video
+// (negative_kind "other_video") or of the same video at least min_offset
+// seconds away from the frame (negative_kind "time_shift", a hard negative as
+// in AVTS).
+type AVRow struct {
+	Key          string    `parquet:"key"`
+	Video        string    `parquet:"video"`
+	AudioVideo   string    `parquet:"audio_video"`
+	Source       string    `parquet:"source"`
+	Split        string    `parquet:"split"`
+	Width        int32     `parquet:"width"`
+	Height       int32     `parquet:"height"`
+	Encoding     string    `parquet:"encoding"`
+	Frame        []byte    `parquet:"frame"`
+	FrameTimeS   float64   `parquet:"frame_time_s"`
+	AudioStartS  float64   `parquet:"audio_start_s"`
+	AudioSeconds float64   `parquet:"audio_seconds"`
+	SampleRate   int32     `parquet:"sample_rate"`
+	LogMel       []float32 `parquet:"log_mel,list"`
+	MelBins      int32     `parquet:"mel_bins"`
+	MelFrames    int32     `parquet:"mel_frames"`
+	Label        int32     `parquet:"label"`
+	NegativeKind string    `parquet:"negative_kind"`
+	Silent       bool      `parquet:"silent"`
+	AudioDBFS    float32   `parquet:"audio_dbfs"`
+}
+
+func (r AVRow) RowKey() string    { return r.Key }
+func (r AVRow) RowVariant() int32 { return 0 }
+func (r AVRow) RowBytes() int {
+	return len(r.Key) + len(r.Video) + len(r.AudioVideo) + len(r.Source) + len(r.Frame) + 4*len(r.LogMel)
+}
+
+// AudioMaskRow is one masked-spectrogram-modelling example: a clip's log-mel
+// with time and frequency spans replaced by a fill value (the input), the
+// mask (1 = masked, same shape, row-major [frame][bin]) and the unmasked
+// log-mel (the target).
+type AudioMaskRow struct {
+	Key           string    `parquet:"key"`
+	Source        string    `parquet:"source"`
+	Split         string    `parquet:"split"`
+	ClipStartS    float64   `parquet:"clip_start_s"`
+	ClipSeconds   float64   `parquet:"clip_seconds"`
+	SampleRate    int32     `parquet:"sample_rate"`
+	MelBins       int32     `parquet:"mel_bins"`
+	MelFrames     int32     `parquet:"mel_frames"`
+	Input         []float32 `parquet:"input,list"`
+	Target        []float32 `parquet:"target,list"`
+	Mask          []byte    `parquet:"mask"`
+	Fill          float32   `parquet:"fill"`
+	TimeMaskShare float32   `parquet:"time_mask_share"`
+	FreqMaskShare float32   `parquet:"freq_mask_share"`
+	Silent        bool      `parquet:"silent"`
+	AudioDBFS     float32   `parquet:"audio_dbfs"`
+}
+
+func (r AudioMaskRow) RowKey() string    { return r.Key }
+func (r AudioMaskRow) RowVariant() int32 { return 0 }
+func (r AudioMaskRow) RowBytes() int {
+	return len(r.Key) + len(r.Source) + 4*(len(r.Input)+len(r.Target)) + len(r.Mask)
+}

@@ -1,0 +1,240 @@
+package pipelines
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/audio"
+	"github.com/pretext-dev/pretext/transforms/av"
+	"github.com/pretext-dev/pretext/transforms/seeding"
+	"github.com/pretext-dev/pretext/transforms/vision"
+)
+
+func init() {
+	register.DoFn5x1[context.Context, transforms.FileRef, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&audioFn{})
+}
+
+// Audio builds the audio pipeline: match the input pattern, reshuffle the
+// references, decode each file (WAV in-process, other containers and the
+// sound of videos through ffmpeg), resample it to audio.mel.sample_rate, cut
+// it into clips and make each clip's audio_mask row. It returns
+// PCollection<string> of the manifests written.
+func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
+	s = s.Scope("pipelines.Audio")
+	refs, outcomes := Match(s, beam.Create(s, cfg.Input), cfg.Limit)
+	refs = beam.Reshuffle(s, refs)
+	fn := &audioFn{Seed: cfg.Seed, Audio: cfg.Audio, Split: cfg.Split}
+	var deadDS sinks.Dataset
+	for _, c := range plan.Commits {
+		if c.Name == sinks.DeadLetters {
+			deadDS = c.Dataset
+			continue
+		}
+		fn.Task = vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset}
+	}
+	temps, dead, labelOutcomes := beam.ParDo3(s, fn, refs)
+	deadTemps := sinks.WriteDeadLetters(s, deadDS, dead)
+	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomes, labelOutcomes))
+}
+
+// audioFn decodes one audio file and writes the audio_mask rows of its clips.
+type audioFn struct {
+	Seed  int64
+	Audio configs.Audio
+	Split configs.Split
+	Task  vision.TaskSpec
+
+	mask      audio.MaskConfig
+	mel       *audio.Mel
+	runner    av.Runner
+	ffmpegErr error
+	writer    *sinks.Writer
+}
+
+func (f *audioFn) Setup() error {
+	var c audio.MaskTaskConfig
+	if err := json.Unmarshal(f.Task.Config, &c); err != nil {
+		return fmt.Errorf("audio: config of task %s: %w", f.Task.Name, err)
+	}
+	f.mask = c.MaskConfig
+	m, err := audio.NewMel(f.Audio.Mel)
+	if err != nil {
+		return err
+	}
+	f.mel = m
+	f.runner = av.Runner{Timeout: time.Duration(f.Audio.TimeoutSeconds * float64(time.Second))}
+	// WAV needs no ffmpeg, so its absence is not fatal here: other
+	// containers become dead letters saying so.
+	f.ffmpegErr = f.runner.Check()
+	return nil
+}
+
+func (f *audioFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+	w, err := sinks.NewWriter(ctx, f.Task.Dataset)
+	f.writer = w
+	return err
+}
+
+func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	transforms.Live.Inputs.Add(1)
+	dead := func(stage, reason, detail string) {
+		transforms.Live.DeadLetters.Add(1)
+		emitDead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: stage, Reason: reason, Detail: detail})
+		outcome(sinks.OutcomeDead(stage, reason))
+	}
+	var buf bytes.Buffer
+	_, reason, detail, err := transforms.CopyInput(ctx, ref.Source, f.Audio.MaxBytes, &buf)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		dead(sinks.StageRead, reason, detail)
+		return nil
+	}
+	samples, rate, reason, detail, err := f.decode(ctx, ref.Key, buf.Bytes())
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		dead(sinks.StageDecode, reason, detail)
+		return nil
+	}
+	x := audio.Resample(samples, rate, f.Audio.Mel.SampleRate)
+	rows, err := f.rows(ref, x)
+	if err != nil {
+		dead(sinks.StageLabel, "label_error", err.Error())
+		return nil
+	}
+	if len(rows) == 0 {
+		transforms.Live.Filtered.Add(1)
+		outcome(sinks.OutcomeFiltered("too_short"))
+		return nil
+	}
+	for _, r := range rows {
+		if err := f.writer.Add(ctx, r.Key, r, r.RowBytes()+256); err != nil {
+			return err
+		}
+		f.writer.Count("clips", 1)
+		f.writer.Count("cells", int64(r.MelFrames)*int64(r.MelBins))
+		f.writer.Count("masked_cells", int64(bytes.Count(r.Mask, []byte{1})))
+		if r.Silent {
+			f.writer.Count("silent", 1)
+		}
+	}
+	transforms.Live.Rows.Add(int64(len(rows)))
+	outcome(sinks.OutcomeLabeled)
+	return nil
+}
+
+// decode turns file bytes into mono samples: WAV in-process, anything else
+// through ffmpeg. A non-empty reason is a dead letter; err a failure of the
+// machine.
+func (f *audioFn) decode(ctx context.Context, key string, data []byte) (samples []float32, rate int, reason, detail string, err error) {
+	if bytes.HasPrefix(data, []byte("RIFF")) && len(data) >= 12 && string(data[8:12]) == "WAVE" {
+		clip, err := audio.DecodeWAV(data, audio.Limits{MaxSeconds: f.Audio.MaxSeconds, MaxSampleRate: audio.DefaultLimits().MaxSampleRate})
+		if err != nil {
+			var de *audio.DecodeError
+			if errors.As(err, &de) {
+				return nil, 0, de.Reason, de.Detail, nil
+			}
+			return nil, 0, "decode_error", err.Error(), nil
+		}
+		return clip.Samples, clip.SampleRate, "", "", nil
+	}
+	if len(data) == 0 {
+		return nil, 0, audio.ReasonEmptyFile, "0 bytes", nil
+	}
+	if f.ffmpegErr != nil {
+		return nil, 0, av.ReasonFFmpegMissing, "not a WAV file, and " + f.ffmpegErr.Error(), nil
+	}
+	// The copy is named after the input's extension alone, so ffmpeg's
+	// messages (kept as dead-letter details) are the same on every run.
+	dir, err := os.MkdirTemp("", "pretext-audio-")
+	if err != nil {
+		return nil, 0, "", "", err
+	}
+	defer os.RemoveAll(dir)
+	name := filepath.Join(dir, "input"+strings.ToLower(path.Ext(key)))
+	if err := os.WriteFile(name, data, 0o600); err != nil {
+		return nil, 0, "", "", fmt.Errorf("audio: writing a temporary copy: %w", err)
+	}
+	samples, rate, err = f.runner.Audio(ctx, name, f.Audio.MaxSeconds)
+	if err != nil {
+		var ae *av.Error
+		if errors.As(err, &ae) {
+			return nil, 0, ae.Reason, ae.Detail, nil
+		}
+		return nil, 0, "", "", err
+	}
+	return samples, rate, "", "", nil
+}
+
+// rows cuts x (at the mel rate) into clips and masks each one's log-mel.
+func (f *audioFn) rows(ref transforms.FileRef, x []float32) (rows []sinks.AudioMaskRow, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	rate := f.Audio.Mel.SampleRate
+	split := vision.SplitOf(ref.Key, f.Split)
+	for _, c := range audio.Clips(len(x), rate, f.Audio.ClipSeconds, f.Audio.MinSeconds) {
+		start := float64(c.Start) / float64(rate)
+		key := ClipKey(ref.Key, start)
+		target, frames := f.mel.Compute(x[c.Start:c.End])
+		bins := f.Audio.Mel.NMels
+		rng := seeding.New(f.Seed, f.Task.Name, key, 0)
+		input, mask, ts, fs := audio.ApplyMask(target, frames, bins, f.mask, rng)
+		if input == nil {
+			return nil, fmt.Errorf("mask of %d×%d log-mel failed", frames, bins)
+		}
+		var fill float32
+		for i, m := range mask {
+			if m == 1 {
+				fill = input[i]
+				break
+			}
+		}
+		db := audio.DBFS(x[c.Start:c.End])
+		rows = append(rows, sinks.AudioMaskRow{
+			Key: key, Source: ref.Source, Split: split,
+			ClipStartS: start, ClipSeconds: float64(c.End-c.Start) / float64(rate), SampleRate: int32(rate),
+			MelBins: int32(bins), MelFrames: int32(frames),
+			Input: input, Target: target, Mask: mask, Fill: fill,
+			TimeMaskShare: float32(ts), FreqMaskShare: float32(fs),
+			Silent: db < f.Audio.SilenceDBFS, AudioDBFS: float32(db),
+		})
+	}
+	return rows, nil
+}
+
+func (f *audioFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+	if f.writer == nil {
+		return nil
+	}
+	err := f.writer.Finish(ctx, emitTemp)
+	f.writer = nil
+	return err
+}
+
+// ClipKey is the key of the part of input key that starts at start seconds:
+// a clip of an audio file or a frame of a video. Times are zero-padded so
+// keys sort in time order.
+func ClipKey(key string, start float64) string {
+	return fmt.Sprintf("%s@%010.3f", key, start)
+}
