@@ -102,6 +102,8 @@ func Build(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 		return Text(s, cfg, plan)
 	case "audio":
 		return Audio(s, cfg, plan)
+	case "video":
+		return Video(s, cfg, plan)
 	}
 	return Vision(s, cfg, plan)
 }

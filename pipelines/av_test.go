@@ -1,0 +1,250 @@
+package pipelines
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms/av"
+	"github.com/pretext-dev/pretext/transforms/vision"
+)
+
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	if err := av.Check(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+func loadConfig(t *testing.T, name, input, out string, edit func(*configs.Config)) configs.Config {
+	t.Helper()
+	cfg, err := configs.Load(filepath.Join(repo, "configs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Input, cfg.Output = input, out
+	if edit != nil {
+		edit(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func deadLetters(t *testing.T, out string, m map[string]*sinks.Manifest) map[string]sinks.DeadLetter {
+	t.Helper()
+	got := map[string]sinks.DeadLetter{}
+	for _, d := range readRows[sinks.DeadLetter](t, filepath.Join(out, sinks.DeadLetters), m[sinks.DeadLetters]) {
+		got[d.Key] = d
+	}
+	return got
+}
+
+// audio_mask rows: the input is the target outside the mask and the fill
+// inside it; the shares are in range; bad files are dead letters, each with
+// its own reason; two runners give the same bytes.
+func TestAudioPipeline(t *testing.T) {
+	needFFmpeg(t)
+	out := t.TempDir()
+	cfg := loadConfig(t, "audio.yaml", filepath.Join(repo, "testdata", "audio")+"/**", out, nil)
+	m := runText(t, "prism", cfg)
+	ma := m["audio_mask"]
+	if ma.Inputs != 17 || ma.Labeled != 13 || ma.DeadLetters != 4 {
+		t.Errorf("inputs %d labeled %d dead %d; want 17 = 13 + 4", ma.Inputs, ma.Labeled, ma.DeadLetters)
+	}
+	dead := deadLetters(t, out, m)
+	for key, reason := range map[string]string{
+		"bad/0-byte.wav": "empty_file", "bad/truncated.wav": "truncated",
+		"bad/zero-channels.wav": "zero_channels", "bad/not-audio.wav": "corrupt_media",
+	} {
+		if dead[key].Reason != reason {
+			t.Errorf("%s: dead letter %+v; want reason %s", key, dead[key], reason)
+		}
+	}
+	rows := readRows[sinks.AudioMaskRow](t, filepath.Join(out, "audio_mask"), ma)
+	if len(rows) != 13 {
+		t.Fatalf("%d rows; want 13 (one clip per file)", len(rows))
+	}
+	formats := map[string]bool{}
+	for _, r := range rows {
+		n := int(r.MelFrames) * int(r.MelBins)
+		if r.MelBins != 64 || len(r.Input) != n || len(r.Target) != n || len(r.Mask) != n {
+			t.Fatalf("%s: shape %d×%d, input %d target %d mask %d", r.Key, r.MelFrames, r.MelBins, len(r.Input), len(r.Target), len(r.Mask))
+		}
+		var frames, bins int
+		for i := range n {
+			if r.Mask[i] == 1 {
+				if r.Input[i] != r.Fill {
+					t.Fatalf("%s: masked cell %d = %v, fill %v", r.Key, i, r.Input[i], r.Fill)
+				}
+			} else if r.Input[i] != r.Target[i] {
+				t.Fatalf("%s: unmasked cell %d = %v, target %v", r.Key, i, r.Input[i], r.Target[i])
+			}
+		}
+		for f := range int(r.MelFrames) {
+			if bytes.Count(r.Mask[f*64:(f+1)*64], []byte{1}) == 64 {
+				frames++
+			}
+		}
+		for b := range 64 {
+			all := true
+			for f := range int(r.MelFrames) {
+				all = all && r.Mask[f*64+b] == 1
+			}
+			if all {
+				bins++
+			}
+		}
+		ts, fs := float64(frames)/float64(r.MelFrames), float64(bins)/64
+		// A band masked in every frame is a masked band unless every frame is masked.
+		if math.Abs(ts-float64(r.TimeMaskShare)) > 1e-6 || (frames < int(r.MelFrames) && math.Abs(fs-float64(r.FreqMaskShare)) > 1e-6) {
+			t.Errorf("%s: mask has %v of frames and %v of bands; row says %v, %v", r.Key, ts, fs, r.TimeMaskShare, r.FreqMaskShare)
+		}
+		if ts < 0.1-1e-9 || ts > 0.3+1e-9 || float64(r.FreqMaskShare) < 0.1-1e-6 || float64(r.FreqMaskShare) > 0.3+1e-6 {
+			t.Errorf("%s: shares %v, %v outside [0.1, 0.3]", r.Key, ts, r.FreqMaskShare)
+		}
+		if !strings.HasSuffix(r.Key, "@000000.000") || r.SampleRate != 16000 {
+			t.Errorf("%s: key or rate %d", r.Key, r.SampleRate)
+		}
+		formats[filepath.Ext(strings.TrimSuffix(r.Key, "@000000.000"))] = true
+	}
+	for _, ext := range []string{".wav", ".flac", ".mp3", ".ogg"} {
+		if !formats[ext] {
+			t.Errorf("no row from a %s file", ext)
+		}
+	}
+	again := t.TempDir()
+	runText(t, "direct", loadConfig(t, "audio.yaml", filepath.Join(repo, "testdata", "audio")+"/**", again, nil))
+	sameShards(t, "prism vs direct", dirBytes(t, out), dirBytes(t, again))
+}
+
+// checkAV asserts what every av_correspond row must satisfy.
+func checkAV(t *testing.T, cfg configs.Config, rows []sinks.AVRow, duration map[string]float64) (positives, otherVideo, timeShift int) {
+	t.Helper()
+	c := cfg.Tasks[av.TaskCorrespond].(*av.CorrespondConfig)
+	for _, r := range rows {
+		if r.Key != ClipKey(r.Video, r.FrameTimeS) {
+			t.Fatalf("key %s for video %s at %v", r.Key, r.Video, r.FrameTimeS)
+		}
+		if d, ok := duration[r.Video]; ok && !(r.FrameTimeS >= 0 && r.FrameTimeS < d) {
+			t.Errorf("%s: frame time %v outside the video's %v s", r.Key, r.FrameTimeS, d)
+		}
+		if r.MelBins != 64 || r.MelFrames != 98 || len(r.LogMel) != 64*98 || r.AudioSeconds != 1 {
+			t.Errorf("%s: spectrogram %d×%d (%d values, %v s); want 98×64 of 1 s", r.Key, r.MelFrames, r.MelBins, len(r.LogMel), r.AudioSeconds)
+		}
+		if len(r.Frame) == 0 || r.Width != int32(cfg.Image.Size) || r.Height != int32(cfg.Image.Size) {
+			t.Errorf("%s: frame %d bytes %d×%d", r.Key, len(r.Frame), r.Width, r.Height)
+		}
+		switch {
+		case r.Label == 1:
+			positives++
+			if r.NegativeKind != "" || r.AudioVideo != r.Video || r.FrameTimeS < r.AudioStartS-0.5 || r.FrameTimeS > r.AudioStartS+1.5 {
+				t.Errorf("%s: positive with kind %q audio of %s at %v", r.Key, r.NegativeKind, r.AudioVideo, r.AudioStartS)
+			}
+		case r.NegativeKind == av.KindOtherVideo:
+			otherVideo++
+			if r.AudioVideo == r.Video {
+				t.Errorf("%s: other_video negative with its own audio", r.Key)
+			}
+		case r.NegativeKind == av.KindTimeShift:
+			timeShift++
+			if r.AudioVideo != r.Video {
+				t.Errorf("%s: time_shift negative with audio of %s", r.Key, r.AudioVideo)
+			}
+			if d := av.ShiftDistance(r.FrameTimeS, r.AudioStartS, r.AudioSeconds); d < c.MinOffsetSeconds-1e-9 {
+				t.Errorf("%s: time_shift window at %v is %v s from the frame at %v; want >= %v", r.Key, r.AudioStartS, d, r.FrameTimeS, c.MinOffsetSeconds)
+			}
+		default:
+			t.Errorf("%s: label %d kind %q", r.Key, r.Label, r.NegativeKind)
+		}
+	}
+	return
+}
+
+// The committed clips: av_correspond rows and colorize rows of the same
+// frames keyed by frame time; corrupt, audio-less and empty files are dead
+// letters with distinct reasons; two runs give the same bytes.
+func TestVideoPipeline(t *testing.T) {
+	needFFmpeg(t)
+	out := t.TempDir()
+	edit := func(c *configs.Config) {
+		c.Tasks["colorize"] = func() *vision.ColorizeConfig { v := vision.DefaultColorizeConfig(); return &v }()
+	}
+	in := filepath.Join(repo, "testdata", "video") + "/**"
+	cfg := loadConfig(t, "av.yaml", in, out, edit)
+	m := runText(t, "prism", cfg)
+	dead := deadLetters(t, out, m)
+	for key, reason := range map[string]string{
+		"bad/corrupt.mp4": av.ReasonCorruptMedia, "bad/noaudio.mp4": av.ReasonNoAudioStream,
+		"bad/empty.mp4": "empty_file", "bad/audioonly.m4a": av.ReasonNoVideoStream,
+	} {
+		if dead[key].Reason != reason {
+			t.Errorf("%s: dead letter %+v; want reason %s", key, dead[key], reason)
+		}
+	}
+	rows := readRows[sinks.AVRow](t, filepath.Join(out, av.TaskCorrespond), m[av.TaskCorrespond])
+	durations := map[string]float64{"chelsea-pan.mp4": 4, "coffee-pan.mp4": 5, "astronaut-pan.webm": 3}
+	checkAV(t, cfg, rows, durations)
+	if len(rows) != 4+5+3 {
+		t.Errorf("%d av rows; want one per frame at 1 fps (12)", len(rows))
+	}
+	col := readRows[sinks.ColorizeRow](t, filepath.Join(out, "colorize"), m["colorize"])
+	if len(col) != len(rows) {
+		t.Errorf("%d colorize rows, %d av rows: the same frames should feed both", len(col), len(rows))
+	}
+	for i := range min(len(col), len(rows)) {
+		if col[i].Key != rows[i].Key || !bytes.Equal(col[i].Target, rows[i].Frame) {
+			t.Errorf("colorize row %d is %s, av row %s: keys or frames differ", i, col[i].Key, rows[i].Key)
+		}
+	}
+	again := t.TempDir()
+	runText(t, "prism", loadConfig(t, "av.yaml", in, again, edit))
+	sameShards(t, "two runs", dirBytes(t, out), dirBytes(t, again))
+}
+
+// The real set of scripts/fetch-av.sh (photos panned to real speech): label
+// shares as configured.
+func TestAVRealClips(t *testing.T) {
+	needFFmpeg(t)
+	dir := filepath.Join(repo, ".cache", "av", "clips")
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("clips missing: scripts/setup.sh runs scripts/fetch-av.sh")
+		}
+		t.Skip("clips not built: run scripts/fetch-av.sh")
+	}
+	out := t.TempDir()
+	cfg := loadConfig(t, "av.yaml", dir+"/*.mp4", out, func(c *configs.Config) {
+		c.Video.FPS = 25
+		c.Image.Size = 32
+		c.Sink.NumShards = 4
+	})
+	m := runText(t, "prism", cfg)[av.TaskCorrespond]
+	if m.Inputs != 20 || m.Labeled != 20 {
+		t.Fatalf("inputs %d labeled %d; want 20", m.Inputs, m.Labeled)
+	}
+	rows := readRows[sinks.AVRow](t, filepath.Join(out, av.TaskCorrespond), m)
+	pos, other, shift := checkAV(t, cfg, rows, nil)
+	n := len(rows)
+	share := float64(pos) / float64(n)
+	t.Logf("%d rows: positives %.4f, other_video %d, time_shift %d, stats %v", n, share, other, shift, m.Stats)
+	if n < 2000 || math.Abs(share-0.5) > 0.02 {
+		t.Errorf("positive share %.4f of %d rows; want 0.5 ± 0.02", share, n)
+	}
+	// A frame of a short clip may have no window 2 s away: its time_shift
+	// negative becomes an other_video one, counted in the stats. The kinds as
+	// drawn are half and half.
+	drawnOther := other - int(m.Stats["fallback.time_shift_impossible"])
+	if neg := other + shift; neg == 0 || math.Abs(float64(drawnOther)/float64(neg)-0.5) > 0.05 {
+		t.Errorf("negatives: other_video %d (%d drawn), time_shift %d; want about half each as drawn", other, drawnOther, shift)
+	}
+}
