@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pretext-dev/pretext/configs"
+	_ "github.com/pretext-dev/pretext/transforms/av"
 	_ "github.com/pretext-dev/pretext/transforms/text"
 	_ "github.com/pretext-dev/pretext/transforms/vision"
 )

@@ -24,7 +24,7 @@ func needFFmpeg(t *testing.T) {
 	}
 }
 
-func loadConfig(t *testing.T, name, input, out string, edit func(*configs.Config)) configs.Config {
+func loadConfig(t testing.TB, name, input, out string, edit func(*configs.Config)) configs.Config {
 	t.Helper()
 	cfg, err := configs.Load(filepath.Join(repo, "configs", name))
 	if err != nil {
@@ -247,4 +247,28 @@ func TestAVRealClips(t *testing.T) {
 	if neg := other + shift; neg == 0 || math.Abs(float64(drawnOther)/float64(neg)-0.5) > 0.05 {
 		t.Errorf("negatives: other_video %d (%d drawn), time_shift %d; want about half each as drawn", other, drawnOther, shift)
 	}
+}
+
+// BenchmarkVideoPipeline runs av_correspond and colorize over the fetched
+// clips (scripts/fetch-av.sh) with the direct runner and reports frames per
+// second from video to rows; run it with GOMAXPROCS=1 for a per-core figure.
+func BenchmarkVideoPipeline(b *testing.B) {
+	if err := av.Check(); err != nil {
+		b.Skip(err)
+	}
+	dir := filepath.Join(repo, ".cache", "av", "clips")
+	if _, err := os.Stat(dir); err != nil {
+		b.Skip("clips not built: run scripts/fetch-av.sh")
+	}
+	var frames int64
+	for b.Loop() {
+		out := b.TempDir()
+		cfg := loadConfig(b, "av.yaml", dir+"/*.mp4", out, func(c *configs.Config) {
+			c.Video.FPS = 5
+			c.Tasks["colorize"] = func() *vision.ColorizeConfig { v := vision.DefaultColorizeConfig(); return &v }()
+		})
+		m := runText(b, "direct", cfg)
+		frames += m[av.TaskCorrespond].Rows
+	}
+	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
 }

@@ -71,7 +71,7 @@ func runVision(t *testing.T, runner string, cfg configs.Config) map[string]*sink
 	return readManifests(t, plan)
 }
 
-func readManifests(t *testing.T, plan Plan) map[string]*sinks.Manifest {
+func readManifests(t testing.TB, plan Plan) map[string]*sinks.Manifest {
 	t.Helper()
 	out := map[string]*sinks.Manifest{}
 	for _, c := range plan.Commits {

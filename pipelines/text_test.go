@@ -30,7 +30,7 @@ func textConfig(t *testing.T, input, out string) configs.Config {
 	return cfg
 }
 
-func runText(t *testing.T, runner string, cfg configs.Config) map[string]*sinks.Manifest {
+func runText(t testing.TB, runner string, cfg configs.Config) map[string]*sinks.Manifest {
 	t.Helper()
 	ctx := context.Background()
 	plan, err := NewPlan(ctx, cfg, "test")
