@@ -2,11 +2,14 @@ package pipelines
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
@@ -271,4 +274,45 @@ func BenchmarkVideoPipeline(b *testing.B) {
 		frames += m[av.TaskCorrespond].Rows
 	}
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// A video on an object store (Beam's in-memory filesystem stands in for
+// gs:// or s3://) is copied to local disk by the worker and gives the same
+// rows as the local file.
+func TestVideoFromObjectStore(t *testing.T) {
+	needFFmpeg(t)
+	for _, name := range []string{"chelsea-pan.mp4", "coffee-pan.mp4"} {
+		data, err := os.ReadFile(filepath.Join(repo, "testdata", "video", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		memfs.Write("memfs://videos/"+name, data)
+	}
+	remote, local := t.TempDir(), t.TempDir()
+	rm := runText(t, "prism", loadConfig(t, "av.yaml", "memfs://videos/*.mp4", remote, nil))[av.TaskCorrespond]
+	lm := runText(t, "prism", loadConfig(t, "av.yaml", filepath.Join(repo, "testdata", "video", "c*-pan.mp4"), local, nil))[av.TaskCorrespond]
+	a := readRows[sinks.AVRow](t, filepath.Join(remote, av.TaskCorrespond), rm)
+	b := readRows[sinks.AVRow](t, filepath.Join(local, av.TaskCorrespond), lm)
+	if len(a) != 9 || len(a) != len(b) {
+		t.Fatalf("%d rows from memfs, %d from local files; want 9", len(a), len(b))
+	}
+	for i := range a {
+		if !strings.HasPrefix(a[i].Source, "memfs://videos/") {
+			t.Errorf("source %s", a[i].Source)
+		}
+		a[i].Source, b[i].Source = "", ""
+		if fmt.Sprint(a[i]) != fmt.Sprint(b[i]) {
+			t.Errorf("row %d (%s) differs between memfs and local input", i, a[i].Key)
+		}
+	}
+}
+
+// A worker without ffmpeg fails once, at start-up, saying what is missing.
+func TestVideoWorkerWithoutFFmpeg(t *testing.T) {
+	t.Setenv(av.EnvFFmpeg, filepath.Join(t.TempDir(), "no-ffmpeg"))
+	err := (&videoFn{Video: configs.Default().Video}).Setup()
+	if err == nil || !strings.Contains(err.Error(), "ffmpeg") {
+		t.Fatalf("Setup without ffmpeg: %v", err)
+	}
+	t.Log(err)
 }
