@@ -10,6 +10,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -185,12 +186,27 @@ func LoadVocab(ctx context.Context, path string) (*text.Vocab, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A runner makes a DoFn instance per concurrent bundle, each loading the
+	// vocab: they share one per content (a Vocab is read-only), which saves
+	// several copies of its maps per worker.
+	sum := sha256.Sum256(data)
+	vocabsMu.Lock()
+	defer vocabsMu.Unlock()
+	if v, ok := vocabs[sum]; ok {
+		return v, nil
+	}
 	v, err := text.ReadVocab(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("vocab %s: %w", path, err)
 	}
+	vocabs[sum] = v
 	return v, nil
 }
+
+var (
+	vocabsMu sync.Mutex
+	vocabs   = map[[sha256.Size]byte]*text.Vocab{}
+)
 
 // VocabHash is the sha256 of a vocab file: the labels depend on its content,
 // not its path.
@@ -382,6 +398,11 @@ func (f *instancesFn) Setup(ctx context.Context) error {
 }
 
 func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all func(*BucketFiles) bool, emitTemp func(sinks.TempFile), dead func(sinks.DeadLetter), outcome func(string)) error {
+	release, err := sinks.AcquireWork(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	fs, err := filesystem.New(ctx, f.Dataset.Dir)
 	if err != nil {
 		return err

@@ -462,6 +462,11 @@ func (f *pairsFn) Setup() error {
 }
 
 func (f *pairsFn) ProcessElement(ctx context.Context, b BucketFiles, all func(*BucketFiles) bool, emitTemp func(sinks.TempFile)) error {
+	release, err := sinks.AcquireWork(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	fs, err := filesystem.New(ctx, f.Dataset.Dir)
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 	"path"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,9 +114,6 @@ type mergeFn struct {
 	Commits []Commit
 }
 
-// mergeSlots bounds the shard merges running at once in this process.
-var mergeSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
-
 func (f *mergeFn) ProcessElement(ctx context.Context, key string, _ func(*int) bool, temps func(*TempFile) bool, emit func(string, StagedShard)) error {
 	i := strings.LastIndexByte(key, '/')
 	name := key[:i]
@@ -146,15 +142,12 @@ func (f *mergeFn) ProcessElement(ctx context.Context, key string, _ func(*int) b
 		return err
 	}
 	// A merge holds up to MaxFanIn open temporary files and a row group; a
-	// runner may run every shard's merge of a worker at once (prism does), so
-	// a process-wide limit keeps memory independent of the shard count.
-	// Merging is CPU-bound: more merges than cores would not be faster.
-	select {
-	case mergeSlots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	// runner may run every shard's merge of a worker at once (prism does).
+	release, err := AcquireWork(ctx)
+	if err != nil {
+		return err
 	}
-	defer func() { <-mergeSlots }()
+	defer release()
 	fs, err := filesystem.New(ctx, c.Dir)
 	if err != nil {
 		return err

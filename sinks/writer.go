@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"path"
+	"runtime"
 	"strings"
 	"sync/atomic"
 
@@ -131,6 +132,26 @@ func (w *Writer) Add(ctx context.Context, key string, row any, size int) error {
 	}
 	return nil
 }
+
+// AcquireWork waits for one of this process's work slots, GOMAXPROCS of
+// them (at least 2), and returns the function that releases it. Stages whose
+// memory grows with the data they stream — a shard merge (up to MaxFanIn open
+// temporary files and a row group), a bucket of documents or videos (two
+// groups and the bucket's files) — take a slot for their whole element: a
+// runner may run every such element of a worker at once (prism does), and
+// without the slots a worker's memory would grow with the number of shards
+// and buckets. The work is CPU-bound, so more at once would not be faster.
+// Nothing holding a slot waits for another element.
+func AcquireWork(ctx context.Context) (release func(), err error) {
+	select {
+	case workSlots <- struct{}{}:
+		return func() { <-workSlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+var workSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
 // buffered is the payload held by every Writer of this process: concurrent
 // bundles share one memory budget, so memory does not grow with the number

@@ -184,16 +184,23 @@ func truncatePair(a, b []int32, maxNum int, rng *rand.Rand) ([]int32, []int32) {
 // Unlike the reference, the random token is drawn from real word pieces only
 // (never [PAD], [unusedN] or the special tokens).
 func maskTokens(in *Instance, cfg InstanceConfig, v *Vocab, sp specials, rng *rand.Rand) {
-	var cands [][]int
+	// A candidate is a whole word: pos[a:b]. As in the reference, a "##"
+	// piece joins the last candidate (even across a [SEP]). Spans into one
+	// slice instead of a slice per word keep this garbage-free.
+	type span struct{ a, b int32 }
+	pos := make([]int32, 0, len(in.InputIDs))
+	cands := make([]span, 0, len(in.InputIDs))
 	for i, id := range in.InputIDs {
 		if id == sp.cls || id == sp.sep {
 			continue
 		}
+		pos = append(pos, int32(i))
 		if cfg.WholeWordMask && len(cands) > 0 && strings.HasPrefix(v.Token(id), "##") {
-			cands[len(cands)-1] = append(cands[len(cands)-1], i)
+			cands[len(cands)-1].b++
 			continue
 		}
-		cands = append(cands, []int{i})
+		n := int32(len(pos))
+		cands = append(cands, span{n - 1, n})
 	}
 	rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	numToPredict := min(cfg.MaxPredictionsPerSeq, max(1, int(math.RoundToEven(float64(len(in.InputIDs))*cfg.MaskedLMProb))))
@@ -204,10 +211,10 @@ func maskTokens(in *Instance, cfg InstanceConfig, v *Vocab, sp specials, rng *ra
 		if n >= numToPredict {
 			break
 		}
-		if n+len(set) > numToPredict {
+		if n+int(set.b-set.a) > numToPredict {
 			continue
 		}
-		for _, i := range set {
+		for _, i := range pos[set.a:set.b] {
 			masked[i] = true
 			n++
 			switch {
