@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"os"
@@ -236,7 +237,16 @@ func TestAVRealClips(t *testing.T) {
 		t.Fatalf("inputs %d labeled %d; want 20", m.Inputs, m.Labeled)
 	}
 	rows := readRows[sinks.AVRow](t, filepath.Join(out, av.TaskCorrespond), m)
-	pos, other, shift := checkAV(t, cfg, rows, nil)
+	durations := map[string]float64{}
+	clips, _ := filepath.Glob(filepath.Join(dir, "*.mp4"))
+	for _, c := range clips {
+		info, err := av.Probe(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		durations[filepath.Base(c)] = info.Duration
+	}
+	pos, other, shift := checkAV(t, cfg, rows, durations)
 	n := len(rows)
 	share := float64(pos) / float64(n)
 	t.Logf("%d rows: positives %.4f, other_video %d, time_shift %d, stats %v", n, share, other, shift, m.Stats)
