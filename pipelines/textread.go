@@ -153,6 +153,9 @@ func readLine(br *bufio.Reader, maxLine int) (line []byte, n int64, long bool, e
 		if err == bufio.ErrBufferFull {
 			continue
 		}
+		if !long && len(bytes.TrimRight(buf, "\r\n")) > maxLine {
+			long, buf = true, nil
+		}
 		return buf, n, long, err
 	}
 }

@@ -94,3 +94,48 @@ func TestReadDocumentsSizeCap(t *testing.T) {
 		t.Fatalf("got %q want %q", got, want)
 	}
 }
+
+// FuzzReadDocuments: any bytes cut at any range boundaries are read without a
+// panic; the ranges together emit each document once, in order, whatever the
+// cut; line and document caps hold.
+func FuzzReadDocuments(f *testing.F) {
+	f.Add([]byte("a b.\nc d.\n\ne f.\n"), int64(3), 8, 64)
+	f.Add([]byte("\n\n\x00\xff\nline\n\n\n"), int64(1), 4, 4)
+	f.Add([]byte(strings.Repeat("word ", 100)+"\n\nx\n"), int64(7), 16, 1000)
+	f.Fuzz(func(t *testing.T, data []byte, cut int64, maxLine, maxDoc int) {
+		if maxLine < 1 || maxLine > 1<<16 || maxDoc < maxLine || maxDoc > 1<<20 {
+			return
+		}
+		read := func(start, end int64) []TextDocument {
+			var docs []TextDocument
+			from := max(start-1, 0)
+			err := ReadDocuments(bytes.NewReader(data[from:]), start, end, maxLine, maxDoc, func(d TextDocument) error {
+				docs = append(docs, d)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("range [%d, %d): %v", start, end, err)
+			}
+			return docs
+		}
+		n := int64(len(data))
+		whole := read(0, n)
+		if cut <= 0 || cut >= n {
+			return
+		}
+		parts := append(read(0, cut), read(cut, n)...)
+		if len(parts) != len(whole) {
+			t.Fatalf("cut at %d: %d documents, whole file %d", cut, len(parts), len(whole))
+		}
+		for i := range whole {
+			if whole[i].Offset != parts[i].Offset || whole[i].Bad != parts[i].Bad || len(whole[i].Lines) != len(parts[i].Lines) {
+				t.Fatalf("cut at %d: document %d differs: %+v vs %+v", cut, i, whole[i], parts[i])
+			}
+			for _, l := range whole[i].Lines {
+				if len(l) > maxLine {
+					t.Fatalf("a line of %d bytes passed max_line_bytes %d", len(l), maxLine)
+				}
+			}
+		}
+	})
+}

@@ -372,3 +372,26 @@ func TestManyTempFilesMergeInPasses(t *testing.T) {
 		t.Error("intermediate files left behind")
 	}
 }
+
+// FuzzDecodeManifest: a damaged manifest is refused with an error, never a
+// panic, and one that decodes re-encodes.
+func FuzzDecodeManifest(f *testing.F) {
+	m := &Manifest{Task: "denoise", SchemaVersion: SchemaVersion, Seed: 1, Inputs: 3, Labeled: 2, DeadLetters: 1,
+		Shards: []ShardEntry{{Path: "denoise-00000-of-00001.parquet", Rows: 2, Bytes: 10, SHA256: "00"}}}
+	good, err := m.encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"task": 3}`))
+	f.Add([]byte(`{"shards": [null]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := DecodeManifest(data)
+		if err != nil {
+			return
+		}
+		if _, err := m.encode(); err != nil {
+			t.Fatalf("decoded but does not encode: %v", err)
+		}
+	})
+}

@@ -1,0 +1,41 @@
+package vision
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzDecode feeds arbitrary bytes to the decoder and the preprocessing after
+// it, seeded with every committed image fixture (good, gray, odd formats and
+// bad ones). Bad input must come back as a *DecodeError, never a panic, and a
+// decoded image must survive every resize mode.
+func FuzzDecode(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "images", "*", "*"))
+	for _, p := range files {
+		if data, err := os.ReadFile(p); err == nil && len(data) < 1<<20 {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte{})
+	lim := DecodeLimits{MaxPixels: 1 << 22, MaxBytes: 1 << 22}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, _, err := Decode(data, lim)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) || de.Reason == "" {
+				t.Fatalf("error without a reason: %v", err)
+			}
+			return
+		}
+		if b := img.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 || int64(b.Dx())*int64(b.Dy()) > lim.MaxPixels {
+			t.Fatalf("decoded %v past the limits", b)
+		}
+		for _, mode := range []string{"center_crop", "keep_ratio", "border", "no"} {
+			if out := Resize(img, mode, 16, "linear"); out == nil {
+				t.Fatalf("%s: nil image", mode)
+			}
+		}
+	})
+}
