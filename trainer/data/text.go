@@ -1,0 +1,276 @@
+package data
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms/seeding"
+	"github.com/pretext-dev/pretext/transforms/text"
+)
+
+// TextBatch is a batch of BERT pretraining instances (mlm_nsp), padded as
+// google-research/bert's run_pretraining.py expects its features.
+type TextBatch struct {
+	// Keys and Dupes identify the rows.
+	Keys  []string
+	Dupes []int32
+	// SeqLen is the padded sequence length (Options.MaxSeqLen);
+	// MaxPredictions the padded number of masked positions.
+	SeqLen, MaxPredictions int
+	// InputIDs is [Len, SeqLen]: [CLS] A [SEP] B [SEP] with the masked
+	// positions replaced, then [PAD] (the vocab's [PAD] id; 0 without a
+	// vocab, BERT's).
+	InputIDs []int32
+	// SegmentIDs is [Len, SeqLen]: 0 for A, 1 for B, 0 for padding.
+	SegmentIDs []int32
+	// AttentionMask is [Len, SeqLen]: 1 for tokens, 0 for padding.
+	AttentionMask []int32
+	// MaskedPositions, MaskedIDs and MaskedWeights are [Len,
+	// MaxPredictions]: the masked positions (ascending), their original ids,
+	// and 1 for a real prediction, 0 for padding (whose position and id are 0).
+	MaskedPositions []int32
+	MaskedIDs       []int32
+	MaskedWeights   []float32
+	// IsRandomNext is [Len]: 1 when B is a random sentence, 0 when it is A's
+	// continuation (the NSP label).
+	IsRandomNext []int32
+	// Dynamic says the masks were drawn by the loader for this epoch.
+	Dynamic bool
+}
+
+// Len is the number of rows.
+func (b *TextBatch) Len() int { return len(b.Keys) }
+
+// RowKeys are the rows' keys.
+func (b *TextBatch) RowKeys() []string { return b.Keys }
+func (b *TextBatch) isBatch()          {}
+
+// Defaults of google-research/bert, for manifests that do not say.
+const (
+	defaultMaxSeqLen      = 128
+	defaultMaxPredictions = 20
+	defaultMaskedLMProb   = 0.15
+)
+
+func textCodec(d *dataset, opts Options) (codec[sinks.MLMRow], error) {
+	cfg, err := d.taskConfig()
+	if err != nil {
+		return codec[sinks.MLMRow]{}, err
+	}
+	tc := cfg.Config
+	seqLen := firstPositive(opts.MaxSeqLen, tc.MaxSeqLength, defaultMaxSeqLen)
+	maxPred := firstPositive(opts.MaxPredictions, tc.MaxPredictionsPerSeq, defaultMaxPredictions)
+	dynamic := opts.Masking == "dynamic"
+	switch {
+	case opts.Masking == "" && tc.Masking == "none":
+		dynamic = true
+	case opts.Masking == "static" && tc.Masking == "none":
+		return codec[sinks.MLMRow]{}, fmt.Errorf("data: %s: the shards were written with masking: none and hold no masks; mask dynamically (Options.Masking \"\" or \"dynamic\", with Options.Vocab)", d.dir)
+	}
+	var pad int32
+	if opts.Vocab != nil {
+		pad, _ = opts.Vocab.ID(text.PAD)
+	}
+	var m *masker
+	if dynamic {
+		if opts.Vocab == nil {
+			return codec[sinks.MLMRow]{}, fmt.Errorf("data: %s: dynamic masking (the shards were written with masking: %q, Options.Masking %q) needs Options.Vocab: the vocabulary the shards were tokenized with", d.dir, tc.Masking, opts.Masking)
+		}
+		prob := opts.MaskedLMProb
+		if prob == 0 {
+			prob = tc.MaskedLMProb
+		}
+		if prob == 0 {
+			prob = defaultMaskedLMProb
+		}
+		if m, err = newMasker(opts.Vocab, prob, maxPred, tc.WholeWordMask, opts.Seed); err != nil {
+			return codec[sinks.MLMRow]{}, fmt.Errorf("data: %s: Options.Vocab: %w", d.dir, err)
+		}
+	}
+	t := &textBuilder{seqLen: seqLen, maxPred: maxPred, pad: pad, masker: m}
+	return codec[sinks.MLMRow]{key: mlmKey, build: t.build}, nil
+}
+
+func firstPositive(vs ...int) int {
+	for _, v := range vs {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+type textBuilder struct {
+	seqLen, maxPred int
+	pad             int32
+	masker          *masker // nil: the rows' own masks
+}
+
+func (t *textBuilder) build(rows []sinks.MLMRow, epoch int) (Batch, error) {
+	n, S, P := len(rows), t.seqLen, t.maxPred
+	b := &TextBatch{
+		Keys: make([]string, n), Dupes: make([]int32, n),
+		SeqLen: S, MaxPredictions: P,
+		InputIDs: make([]int32, n*S), SegmentIDs: make([]int32, n*S), AttentionMask: make([]int32, n*S),
+		MaskedPositions: make([]int32, n*P), MaskedIDs: make([]int32, n*P), MaskedWeights: make([]float32, n*P),
+		IsRandomNext: make([]int32, n),
+		Dynamic:      t.masker != nil,
+	}
+	for i := range rows {
+		r := &rows[i]
+		ids, pos, labels, err := t.masks(r, epoch)
+		if err != nil {
+			return nil, &rowError{i, err}
+		}
+		b.Keys[i], b.Dupes[i] = r.Key, r.Dupe
+		in := b.InputIDs[i*S : (i+1)*S]
+		copy(in, ids)
+		for j := len(ids); j < S; j++ {
+			in[j] = t.pad
+		}
+		copy(b.SegmentIDs[i*S:], r.SegmentIDs)
+		for j := range ids {
+			b.AttentionMask[i*S+j] = 1
+		}
+		copy(b.MaskedPositions[i*P:], pos)
+		copy(b.MaskedIDs[i*P:], labels)
+		for j := range pos {
+			b.MaskedWeights[i*P+j] = 1
+		}
+		if r.IsRandomNext {
+			b.IsRandomNext[i] = 1
+		}
+	}
+	return b, nil
+}
+
+// masks returns a row's (masked) input ids, masked positions and their
+// original ids, after checking that they fit the padded shapes.
+func (t *textBuilder) masks(r *sinks.MLMRow, epoch int) (ids, pos, labels []int32, err error) {
+	ids, pos, labels = r.InputIDs, r.MaskedLMPositions, r.MaskedLMIDs
+	switch {
+	case len(ids) > t.seqLen:
+		return nil, nil, nil, fmt.Errorf("%d tokens, more than MaxSeqLen %d", len(ids), t.seqLen)
+	case len(r.SegmentIDs) != len(ids):
+		return nil, nil, nil, fmt.Errorf("%d segment ids for %d tokens", len(r.SegmentIDs), len(ids))
+	case len(pos) != len(labels):
+		return nil, nil, nil, fmt.Errorf("%d masked positions but %d masked ids", len(pos), len(labels))
+	}
+	for _, p := range pos {
+		if p < 0 || int(p) >= len(ids) {
+			return nil, nil, nil, fmt.Errorf("masked position %d outside its %d tokens", p, len(ids))
+		}
+	}
+	if t.masker != nil {
+		// Unmask a statically masked row, then draw this epoch's mask.
+		orig := slices.Clone(ids)
+		for k, p := range pos {
+			orig[p] = labels[k]
+		}
+		rng := seeding.New(t.masker.seed, seedDomain+"/mask", r.Key+"\x00"+strconv.Itoa(int(r.Dupe)), epoch)
+		if ids, pos, labels, err = t.masker.apply(orig, rng); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if len(pos) > t.maxPred {
+		return nil, nil, nil, fmt.Errorf("%d masked positions, more than MaxPredictions %d", len(pos), t.maxPred)
+	}
+	return ids, pos, labels, nil
+}
+
+// masker draws BERT masks as create_pretraining_data.py's
+// create_masked_lm_predictions does (and transforms/text does for
+// masking: static): candidates are every token but [CLS] and [SEP] (with
+// whole-word masking a "##" piece joins the candidate before it), shuffled;
+// num_to_predict = min(maxPred, max(1, round_half_even(len × prob))); a
+// word that would overshoot is skipped; each chosen position becomes [MASK]
+// with probability 0.8, else keeps its token with probability 0.5, else
+// takes a random word piece (never [PAD], [unusedN] or a special token).
+type masker struct {
+	cls, sep, mask int32
+	pieces         []int32 // random replacements
+	cont           []bool  // by id: a "##" continuation piece
+	prob           float64
+	maxPred        int
+	wholeWord      bool
+	seed           int64
+}
+
+func newMasker(v *text.Vocab, prob float64, maxPred int, wholeWord bool, seed int64) (*masker, error) {
+	if err := text.CheckVocab(v); err != nil {
+		return nil, err
+	}
+	m := &masker{prob: prob, maxPred: maxPred, wholeWord: wholeWord, seed: seed, cont: make([]bool, v.Size())}
+	m.cls, _ = v.ID(text.CLS)
+	m.sep, _ = v.ID(text.SEP)
+	m.mask, _ = v.ID(text.MASK)
+	for id := range v.Size() {
+		tok := v.Token(int32(id))
+		m.cont[id] = strings.HasPrefix(tok, "##")
+		if !text.IsSpecial(tok) {
+			m.pieces = append(m.pieces, int32(id))
+		}
+	}
+	if len(m.pieces) == 0 {
+		return nil, fmt.Errorf("vocabulary has no word pieces")
+	}
+	return m, nil
+}
+
+// apply masks ids (unmasked) and returns the masked ids, the masked
+// positions in ascending order and their original ids.
+func (m *masker) apply(ids []int32, rng *rand.Rand) (out, pos, labels []int32, err error) {
+	type span struct{ a, b int } // a candidate word: cand[a:b]
+	cand := make([]int32, 0, len(ids))
+	words := make([]span, 0, len(ids))
+	for i, id := range ids {
+		if id < 0 || int(id) >= len(m.cont) {
+			return nil, nil, nil, fmt.Errorf("token id %d outside the vocabulary of %d tokens: is Options.Vocab the one the shards were written with?", id, len(m.cont))
+		}
+		if id == m.cls || id == m.sep {
+			continue
+		}
+		cand = append(cand, int32(i))
+		if m.wholeWord && len(words) > 0 && m.cont[id] {
+			words[len(words)-1].b++
+			continue
+		}
+		words = append(words, span{len(cand) - 1, len(cand)})
+	}
+	rng.Shuffle(len(words), func(i, j int) { words[i], words[j] = words[j], words[i] })
+	want := min(m.maxPred, max(1, int(math.RoundToEven(float64(len(ids))*m.prob))))
+	out = slices.Clone(ids)
+	masked := make([]bool, len(ids))
+	n := 0
+	for _, w := range words {
+		if n >= want {
+			break
+		}
+		if n+w.b-w.a > want {
+			continue
+		}
+		for _, i := range cand[w.a:w.b] {
+			masked[i] = true
+			n++
+			switch {
+			case rng.Float64() < 0.8:
+				out[i] = m.mask
+			case rng.Float64() < 0.5:
+			default:
+				out[i] = m.pieces[rng.IntN(len(m.pieces))]
+			}
+		}
+	}
+	for i, yes := range masked {
+		if yes {
+			pos = append(pos, int32(i))
+			labels = append(labels, ids[i])
+		}
+	}
+	return out, pos, labels, nil
+}
