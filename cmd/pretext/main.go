@@ -62,6 +62,8 @@ func main() {
 		run = tokenizeFlags(flag.CommandLine)
 	case "vocab":
 		run = vocabFlags(flag.CommandLine)
+	case "inspect":
+		run = inspectFlags(flag.CommandLine)
 	case "help":
 		fmt.Print(usage)
 		return

@@ -1,0 +1,143 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+
+	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/text"
+)
+
+// storedConfig is the part of a manifest's config (configs.LabelConfig)
+// the inspector reads.
+type storedConfig struct {
+	Config json.RawMessage   `json:"config"`
+	Extra  map[string]string `json:"extra"`
+}
+
+func stored(m *sinks.Manifest) storedConfig {
+	var s storedConfig
+	if len(m.Config) > 0 {
+		_ = json.Unmarshal(m.Config, &s) // a manifest without one falls back below
+	}
+	return s
+}
+
+// taskConfig is the config the labels are measured against: the task's
+// section of Options.Config when it has one, else the manifest's stored
+// config, else the task's defaults.
+func (in *inspector) taskConfig(d *Dataset, m *sinks.Manifest, t transforms.Task) (transforms.Config, error) {
+	if c := in.opts.Config; c != nil {
+		if tc, ok := c.Tasks[m.Task]; ok {
+			d.ConfigSource = in.opts.ConfigName
+			if d.ConfigSource == "" {
+				d.ConfigSource = "--config"
+			}
+			if _, hash, err := c.LabelConfig(m.Task, stored(m).Extra); err == nil && hash != m.ConfigHash {
+				d.note("the config checked against (%s) is not the one the dataset was made with: config hash %.12s…, manifest %.12s…", d.ConfigSource, hash, m.ConfigHash)
+			}
+			return tc, nil
+		}
+		d.note("%s has no section for %s: the manifest's config is used", in.opts.ConfigName, m.Task)
+	}
+	cfg := t.NewConfig()
+	s := stored(m)
+	if len(s.Config) == 0 || string(s.Config) == "null" {
+		d.ConfigSource = "defaults"
+		d.note("the manifest stores no config: %s's defaults are the intended values", m.Task)
+		return cfg, nil
+	}
+	if err := json.Unmarshal(s.Config, cfg); err != nil {
+		d.Problems = append(d.Problems, fmt.Sprintf("manifest: config of %s does not decode: %v", m.Task, err))
+		d.ConfigSource = "defaults"
+		return t.NewConfig(), nil
+	}
+	d.ConfigSource = "manifest"
+	return cfg, nil
+}
+
+// vocabInfo is the vocabulary of mlm_nsp datasets, or why there is none.
+type vocabInfo struct {
+	path   string
+	sha256 string
+	v      *text.Vocab
+	err    error
+}
+
+// maxVocabBytes bounds a vocab file (bert-base-uncased's is 231 KB).
+const maxVocabBytes = 64 << 20
+
+// vocabFor returns the vocabulary for a dataset made with the vocab whose
+// sha256 is want ("" when the manifest does not say), or nil with the
+// reason it cannot be used.
+func (in *inspector) vocabFor(ctx context.Context, want string) (*text.Vocab, string) {
+	p := in.opts.VocabPath
+	if p == "" && in.opts.Config != nil {
+		p = in.opts.Config.Text.Vocab
+	}
+	if p == "" {
+		return nil, "no vocab given"
+	}
+	if in.vocab == nil || in.vocab.path != p {
+		in.vocab = loadVocab(ctx, p)
+	}
+	vi := in.vocab
+	switch {
+	case vi.err != nil:
+		return nil, vi.err.Error()
+	case want != "" && vi.sha256 != want:
+		return nil, fmt.Sprintf("vocab %s has sha256 %.12s…, the dataset was made with %.12s…", p, vi.sha256, want)
+	}
+	return vi.v, ""
+}
+
+func loadVocab(ctx context.Context, p string) *vocabInfo {
+	vi := &vocabInfo{path: p}
+	data, err := readFile(ctx, p, maxVocabBytes)
+	if err != nil {
+		vi.err = fmt.Errorf("vocab %s: %w", p, err)
+		return vi
+	}
+	sum := sha256.Sum256(data)
+	vi.sha256 = hex.EncodeToString(sum[:])
+	v, err := text.ReadVocab(bytes.NewReader(data))
+	if err == nil {
+		err = text.CheckVocab(v)
+	}
+	if err != nil {
+		vi.err = fmt.Errorf("vocab %s: %w", p, err)
+		return vi
+	}
+	vi.v = v
+	return vi
+}
+
+// readFile reads a small file from any Beam filesystem.
+func readFile(ctx context.Context, name string, limit int64) ([]byte, error) {
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	r, err := fs.OpenRead(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
+}

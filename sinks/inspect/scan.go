@@ -1,0 +1,208 @@
+package inspect
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/pretext-dev/pretext/sinks"
+)
+
+// source is the shards of one dataset that statistics are computed from:
+// those that passed verification.
+type source struct {
+	fs      filesystem.Interface
+	dir     string
+	shards  []sinks.ShardEntry
+	tempDir string
+	// problems collects shards that could not be read for statistics.
+	problems []string
+	rows     int64
+}
+
+// complete reports whether every shard of m was read for statistics, so
+// that counts from the rows can be compared with the manifest's.
+func (src *source) complete(m *sinks.Manifest) bool {
+	return len(src.problems) == 0 && len(src.shards) == len(m.Shards)
+}
+
+// scan streams the rows of every shard of src to fn, batch rows at a time,
+// one shard and one row group at a time: memory holds one batch and the
+// pages being decoded, never a whole shard. fn may keep nothing of the rows
+// it is given (the slices are reused); what it keeps it copies. A shard
+// that cannot be read is recorded in src.problems and skipped.
+func scan[T any](ctx context.Context, src *source, batch int, fn func(rows []T)) error {
+	buf := make([]T, batch)
+	want := parquet.SchemaOf(new(T))
+	for _, sh := range src.shards {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := scanShard(ctx, src, sh, want, buf, fn); err != nil {
+			src.problems = append(src.problems, fmt.Sprintf("%s: reading rows: %v", sh.Path, err))
+		}
+	}
+	return nil
+}
+
+func scanShard[T any](ctx context.Context, src *source, sh sinks.ShardEntry, want *parquet.Schema, buf []T, fn func([]T)) (err error) {
+	local, cleanup, err := stage(ctx, src.fs, sinks.Join(src.dir, sh.Path), src.tempDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	// A corrupt shard may make a decoder panic; it is one bad shard, not a
+	// failed inspection.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while decoding: %v", r)
+		}
+	}()
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return err
+	}
+	if pf.Schema().String() != want.String() {
+		return fmt.Errorf("schema is not the row type's: statistics skipped")
+	}
+	for _, rg := range pf.RowGroups() {
+		r := parquet.NewGenericRowGroupReader[T](rg)
+		for {
+			n, rerr := r.Read(buf)
+			if n > 0 {
+				src.rows += int64(n)
+				fn(buf[:n])
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				r.Close()
+				return rerr
+			}
+		}
+		if err := r.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stage gives a local path for name: the file itself when it is local, else
+// a copy in tempDir that cleanup removes. Beam's filesystems have no random
+// access, which a Parquet footer needs (sinks.Verify stages shards the same
+// way).
+func stage(ctx context.Context, fs filesystem.Interface, name, tempDir string) (string, func(), error) {
+	if !strings.Contains(name, "://") {
+		if _, err := os.Stat(name); err != nil {
+			return "", nil, err
+		}
+		return name, func() {}, nil
+	}
+	r, err := fs.OpenRead(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	defer r.Close()
+	tmp, err := os.CreateTemp(tempDir, "pretext-inspect-*.parquet")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		cleanup()
+		return "", nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp.Name(), cleanup, nil
+}
+
+// keyHash orders rows for the contact sheets: the rows with the smallest
+// hashes are an unbiased, deterministic sample that does not depend on
+// shard order or count.
+func keyHash(key string, variant int32) uint64 {
+	h := fnv.New64a()
+	io.WriteString(h, key)
+	h.Write([]byte{0, byte(variant), byte(variant >> 8), byte(variant >> 16), byte(variant >> 24)})
+	return h.Sum64()
+}
+
+// sampler keeps the n rows with the smallest key hashes seen so far: a
+// bounded max-heap, so memory is n rows whatever the dataset's size.
+type sampler[T any] struct {
+	n     int
+	clone func(T) T
+	h     sampleHeap[T]
+}
+
+type sampled[T any] struct {
+	hash uint64
+	row  T
+}
+
+type sampleHeap[T any] []sampled[T]
+
+func (h sampleHeap[T]) Len() int           { return len(h) }
+func (h sampleHeap[T]) Less(i, j int) bool { return h[i].hash > h[j].hash }
+func (h sampleHeap[T]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *sampleHeap[T]) Push(x any)        { *h = append(*h, x.(sampled[T])) }
+func (h *sampleHeap[T]) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func newSampler[T any](n int, clone func(T) T) *sampler[T] {
+	return &sampler[T]{n: n, clone: clone}
+}
+
+// offer considers a row; it is copied only when kept.
+func (s *sampler[T]) offer(hash uint64, row T) {
+	if s == nil || s.n <= 0 {
+		return
+	}
+	if len(s.h) < s.n {
+		heap.Push(&s.h, sampled[T]{hash, s.clone(row)})
+		return
+	}
+	if hash < s.h[0].hash {
+		s.h[0] = sampled[T]{hash, s.clone(row)}
+		heap.Fix(&s.h, 0)
+	}
+}
+
+// rows returns the kept rows, smallest hash first.
+func (s *sampler[T]) rows() []T {
+	if s == nil {
+		return nil
+	}
+	h := append(sampleHeap[T](nil), s.h...)
+	out := make([]T, len(h))
+	for i := len(h) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(&h).(sampled[T]).row
+	}
+	return out
+}
+
+func cloneBytes(b []byte) []byte { return append([]byte(nil), b...) }
