@@ -51,7 +51,6 @@ func TestPortableRunner(t *testing.T) {
 // staging and temp locations, the custom container and the staged worker
 // binary, and the launcher must exit 0.
 func TestDataflowDryRun(t *testing.T) {
-	t.Skip("cmd/pretext run: a Dataflow dry run still reads manifests afterwards and exits 1; fix pending (see docs/running.md)")
 	bin := pretextBinary(t)
 	tmp := t.TempDir()
 	const (

@@ -36,7 +36,8 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 	verbose := fs.Bool("verbose", false, "show the runner's informational logs")
 	memProfile := fs.String("memprofile", "", "write a heap profile taken when the heap is largest to this file")
 	return func(ctx context.Context) error {
-		if !*verbose {
+		if !*verbose && !runnerDryRun() {
+			// A runner's dry run prints its job as a log line: keep it.
 			quietRunnerLogs()
 		}
 		if *config == "" {
@@ -138,7 +139,25 @@ func short(h string) string {
 	return h
 }
 
+// runnerDryRun reports whether Beam's --dry_run flag (the Dataflow runner's:
+// build and print the job, submit nothing) is set.
+func runnerDryRun() bool {
+	f := flag.Lookup("dry_run")
+	return f != nil && f.Value.String() == "true"
+}
+
 func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, every time.Duration) error {
+	if runnerDryRun() {
+		// Nothing runs, so nothing is prepared (old manifests stay) and no
+		// manifest is read afterwards.
+		p, s := beam.NewPipelineWithRoot()
+		pipelines.Build(s, cfg, plan)
+		if err := beamx.Run(ctx, p); err != nil {
+			return fmt.Errorf("dry run: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "dry run: the %s job was built and printed, not submitted; nothing was written\n", flag.Lookup("runner").Value)
+		return nil
+	}
 	if err := plan.Prepare(ctx); err != nil {
 		return err
 	}
