@@ -87,7 +87,7 @@ func Verify(ctx context.Context, dir string, want *parquet.Schema) (m *Manifest,
 }
 
 func verifyShard(ctx context.Context, fs filesystem.Interface, name string, sh ShardEntry, m *Manifest, want *parquet.Schema) []string {
-	local, cleanup, err := localCopy(ctx, fs, name)
+	local, cleanup, _, err := LocalCopy(ctx, fs, name, "")
 	if err != nil {
 		return []string{"missing or unreadable: " + err.Error()}
 	}
@@ -132,34 +132,36 @@ func verifyShard(ctx context.Context, fs filesystem.Interface, name string, sh S
 
 func sameSchema(a, b *parquet.Schema) bool { return a.String() == b.String() }
 
-// localCopy gives a local path for name: the file itself on the local
-// filesystem, else a temporary copy (Beam's filesystems have no random access,
-// which Parquet footers need).
-func localCopy(ctx context.Context, fs filesystem.Interface, name string) (string, func(), error) {
+// LocalCopy gives a local path for name, which Parquet readers need (Beam's
+// filesystems have no random access): on the local filesystem the file
+// itself (sum is then ""), else a temporary copy in tempDir ("" = the
+// system's) hashed with SHA-256 while it is copied. cleanup removes the copy.
+func LocalCopy(ctx context.Context, fs filesystem.Interface, name, tempDir string) (local string, cleanup func(), sum string, err error) {
 	if !strings.Contains(name, "://") {
 		if _, err := os.Stat(name); err != nil {
-			return "", nil, err
+			return "", nil, "", err
 		}
-		return name, func() {}, nil
+		return name, func() {}, "", nil
 	}
 	r, err := fs.OpenRead(ctx, name)
 	if err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
 	defer r.Close()
-	tmp, err := os.CreateTemp("", "pretext-shard-*.parquet")
+	tmp, err := os.CreateTemp(tempDir, "pretext-shard-*.parquet")
 	if err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
-	cleanup := func() { os.Remove(tmp.Name()) }
-	if _, err := io.Copy(tmp, r); err != nil {
+	cleanup = func() { os.Remove(tmp.Name()) }
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), r); err != nil {
 		tmp.Close()
 		cleanup()
-		return "", nil, err
+		return "", nil, "", err
 	}
 	if err := tmp.Close(); err != nil {
 		cleanup()
-		return "", nil, err
+		return "", nil, "", err
 	}
-	return tmp.Name(), cleanup, nil
+	return tmp.Name(), cleanup, hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/parquet-go/parquet-go"
@@ -53,7 +52,7 @@ func scan[T any](ctx context.Context, src *source, batch int, fn func(rows []T))
 }
 
 func scanShard[T any](ctx context.Context, src *source, sh sinks.ShardEntry, want *parquet.Schema, buf []T, fn func([]T)) (err error) {
-	local, cleanup, err := stage(ctx, src.fs, sinks.Join(src.dir, sh.Path), src.tempDir)
+	local, cleanup, _, err := sinks.LocalCopy(ctx, src.fs, sinks.Join(src.dir, sh.Path), src.tempDir)
 	if err != nil {
 		return err
 	}
@@ -102,39 +101,6 @@ func scanShard[T any](ctx context.Context, src *source, sh sinks.ShardEntry, wan
 		}
 	}
 	return nil
-}
-
-// stage gives a local path for name: the file itself when it is local, else
-// a copy in tempDir that cleanup removes. Beam's filesystems have no random
-// access, which a Parquet footer needs (sinks.Verify stages shards the same
-// way).
-func stage(ctx context.Context, fs filesystem.Interface, name, tempDir string) (string, func(), error) {
-	if !strings.Contains(name, "://") {
-		if _, err := os.Stat(name); err != nil {
-			return "", nil, err
-		}
-		return name, func() {}, nil
-	}
-	r, err := fs.OpenRead(ctx, name)
-	if err != nil {
-		return "", nil, err
-	}
-	defer r.Close()
-	tmp, err := os.CreateTemp(tempDir, "pretext-inspect-*.parquet")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.Remove(tmp.Name()) }
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		cleanup()
-		return "", nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	return tmp.Name(), cleanup, nil
 }
 
 // keyHash orders rows for the contact sheets: the rows with the smallest

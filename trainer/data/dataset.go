@@ -202,34 +202,13 @@ func (d *dataset) open(ctx context.Context, sh sinks.ShardEntry, hash bool) (*sh
 
 func short(sum string) string { return sum[:min(12, len(sum))] + "…" }
 
-// stage gives a local path for name: the file itself on the local
-// filesystem, else a temporary copy (Beam's filesystems have no random
-// access, which Parquet footers need), hashed while it is copied.
+// stage gives a local path for name (see sinks.LocalCopy) and, for a
+// remote shard, the SHA-256 of the copy.
 func (d *dataset) stage(ctx context.Context, name string) (local string, cleanup func(), sum string, err error) {
 	if !d.remote {
 		return name, func() {}, "", nil
 	}
-	r, err := d.fs.OpenRead(ctx, name)
-	if err != nil {
-		return "", nil, "", err
-	}
-	defer r.Close()
-	tmp, err := os.CreateTemp(d.tempDir, "pretext-shard-*.parquet")
-	if err != nil {
-		return "", nil, "", err
-	}
-	cleanup = func() { os.Remove(tmp.Name()) }
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), r); err != nil {
-		tmp.Close()
-		cleanup()
-		return "", nil, "", err
-	}
-	if err := tmp.Close(); err != nil {
-		cleanup()
-		return "", nil, "", err
-	}
-	return tmp.Name(), cleanup, hex.EncodeToString(h.Sum(nil)), nil
+	return sinks.LocalCopy(ctx, d.fs, name, d.tempDir)
 }
 
 // taskConfig is the part of a manifest's resolved config the loader reads:
