@@ -2,11 +2,9 @@ package data
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms/seeding"
@@ -183,94 +181,32 @@ func (t *textBuilder) masks(r *sinks.MLMRow, epoch int) (ids, pos, labels []int3
 	return ids, pos, labels, nil
 }
 
-// masker draws BERT masks as create_pretraining_data.py's
-// create_masked_lm_predictions does (and transforms/text does for
-// masking: static): candidates are every token but [CLS] and [SEP] (with
-// whole-word masking a "##" piece joins the candidate before it), shuffled;
-// num_to_predict = min(maxPred, max(1, round_half_even(len × prob))); a
-// word that would overshoot is skipped; each chosen position becomes [MASK]
-// with probability 0.8, else keeps its token with probability 0.5, else
-// takes a random word piece (never [PAD], [unusedN] or a special token).
+// masker draws a new BERT mask per epoch with text.Vocab.MaskTokens, the
+// algorithm transforms/text uses for masking: static.
 type masker struct {
-	cls, sep, mask int32
-	pieces         []int32 // random replacements
-	cont           []bool  // by id: a "##" continuation piece
-	prob           float64
-	maxPred        int
-	wholeWord      bool
-	seed           int64
+	vocab     *text.Vocab
+	prob      float64
+	maxPred   int
+	wholeWord bool
+	seed      int64
 }
 
 func newMasker(v *text.Vocab, prob float64, maxPred int, wholeWord bool, seed int64) (*masker, error) {
 	if err := text.CheckVocab(v); err != nil {
 		return nil, err
 	}
-	m := &masker{prob: prob, maxPred: maxPred, wholeWord: wholeWord, seed: seed, cont: make([]bool, v.Size())}
-	m.cls, _ = v.ID(text.CLS)
-	m.sep, _ = v.ID(text.SEP)
-	m.mask, _ = v.ID(text.MASK)
-	for id := range v.Size() {
-		tok := v.Token(int32(id))
-		m.cont[id] = strings.HasPrefix(tok, "##")
-		if !text.IsSpecial(tok) {
-			m.pieces = append(m.pieces, int32(id))
-		}
-	}
-	if len(m.pieces) == 0 {
-		return nil, fmt.Errorf("vocabulary has no word pieces")
-	}
-	return m, nil
+	return &masker{vocab: v, prob: prob, maxPred: maxPred, wholeWord: wholeWord, seed: seed}, nil
 }
 
-// apply masks ids (unmasked) and returns the masked ids, the masked
-// positions in ascending order and their original ids.
+// apply masks a copy of ids (unmasked) and returns it, the masked positions
+// in ascending order and their original ids.
 func (m *masker) apply(ids []int32, rng *rand.Rand) (out, pos, labels []int32, err error) {
-	type span struct{ a, b int } // a candidate word: cand[a:b]
-	cand := make([]int32, 0, len(ids))
-	words := make([]span, 0, len(ids))
-	for i, id := range ids {
-		if id < 0 || int(id) >= len(m.cont) {
-			return nil, nil, nil, fmt.Errorf("token id %d outside the vocabulary of %d tokens: is Options.Vocab the one the shards were written with?", id, len(m.cont))
+	for _, id := range ids {
+		if id < 0 || int(id) >= m.vocab.Size() {
+			return nil, nil, nil, fmt.Errorf("token id %d outside the vocabulary of %d tokens: is Options.Vocab the one the shards were written with?", id, m.vocab.Size())
 		}
-		if id == m.cls || id == m.sep {
-			continue
-		}
-		cand = append(cand, int32(i))
-		if m.wholeWord && len(words) > 0 && m.cont[id] {
-			words[len(words)-1].b++
-			continue
-		}
-		words = append(words, span{len(cand) - 1, len(cand)})
 	}
-	rng.Shuffle(len(words), func(i, j int) { words[i], words[j] = words[j], words[i] })
-	want := min(m.maxPred, max(1, int(math.RoundToEven(float64(len(ids))*m.prob))))
 	out = slices.Clone(ids)
-	masked := make([]bool, len(ids))
-	n := 0
-	for _, w := range words {
-		if n >= want {
-			break
-		}
-		if n+w.b-w.a > want {
-			continue
-		}
-		for _, i := range cand[w.a:w.b] {
-			masked[i] = true
-			n++
-			switch {
-			case rng.Float64() < 0.8:
-				out[i] = m.mask
-			case rng.Float64() < 0.5:
-			default:
-				out[i] = m.pieces[rng.IntN(len(m.pieces))]
-			}
-		}
-	}
-	for i, yes := range masked {
-		if yes {
-			pos = append(pos, int32(i))
-			labels = append(labels, ids[i])
-		}
-	}
+	pos, labels, _ = m.vocab.MaskTokens(out, m.prob, m.maxPred, m.wholeWord, rng)
 	return out, pos, labels, nil
 }

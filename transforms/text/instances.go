@@ -148,7 +148,7 @@ func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Voc
 			in.SegmentIDs[k] = 1
 		}
 		if cfg.Masking == "static" {
-			maskTokens(&in, cfg, v, sp, rng)
+			maskTokens(&in, cfg, v, rng)
 		}
 		out = append(out, in)
 	}
@@ -175,27 +175,37 @@ func truncatePair(a, b []int32, maxNum int, rng *rand.Rand) ([]int32, []int32) {
 	return a, b
 }
 
-// maskTokens is create_masked_lm_predictions: candidates are every position
-// but [CLS] and [SEP] (with whole-word masking a ## piece joins the previous
-// candidate), shuffled; num_to_predict = min(max_predictions,
-// max(1, round(len × prob))) with Python's round-half-to-even; a group that
-// would overshoot is skipped; each chosen position becomes [MASK] with
-// probability 0.8, else keeps its token with 0.5, else a random token.
-// Unlike the reference, the random token is drawn from real word pieces only
-// (never [PAD], [unusedN] or the special tokens).
-func maskTokens(in *Instance, cfg InstanceConfig, v *Vocab, sp specials, rng *rand.Rand) {
+// maskTokens masks an instance's tokens in place (see Vocab.MaskTokens).
+func maskTokens(in *Instance, cfg InstanceConfig, v *Vocab, rng *rand.Rand) {
+	in.MaskedPositions, in.MaskedIDs, in.Replacements = v.MaskTokens(in.InputIDs, cfg.MaskedLMProb, cfg.MaxPredictionsPerSeq, cfg.WholeWordMask, rng)
+}
+
+// MaskTokens is create_masked_lm_predictions, applied to ids in place:
+// candidates are every position but [CLS] and [SEP] (with whole-word
+// masking a ## piece joins the previous candidate), shuffled;
+// num_to_predict = min(maxPred, max(1, round(len × prob))) with Python's
+// round-half-to-even; a group that would overshoot is skipped; each chosen
+// position becomes [MASK] with probability 0.8, else keeps its token with
+// 0.5, else a random token. Unlike the reference, the random token is drawn
+// from real word pieces only (never [PAD], [unusedN] or the special tokens).
+// It returns the masked positions in ascending order, their original ids,
+// and how many got [MASK], a random token and their own token back. Every
+// id must be in the vocabulary. The pipeline (masking: static) and the
+// trainer's loader (masking: none, a new mask each epoch) both use it.
+func (v *Vocab) MaskTokens(ids []int32, prob float64, maxPred int, wholeWord bool, rng *rand.Rand) (positions, originals []int32, replacements [3]int) {
+	sp := v.sp
 	// A candidate is a whole word: pos[a:b]. As in the reference, a "##"
 	// piece joins the last candidate (even across a [SEP]). Spans into one
 	// slice instead of a slice per word keep this garbage-free.
 	type span struct{ a, b int32 }
-	pos := make([]int32, 0, len(in.InputIDs))
-	cands := make([]span, 0, len(in.InputIDs))
-	for i, id := range in.InputIDs {
+	pos := make([]int32, 0, len(ids))
+	cands := make([]span, 0, len(ids))
+	for i, id := range ids {
 		if id == sp.cls || id == sp.sep {
 			continue
 		}
 		pos = append(pos, int32(i))
-		if cfg.WholeWordMask && len(cands) > 0 && strings.HasPrefix(v.Token(id), "##") {
+		if wholeWord && len(cands) > 0 && strings.HasPrefix(v.Token(id), "##") {
 			cands[len(cands)-1].b++
 			continue
 		}
@@ -203,9 +213,9 @@ func maskTokens(in *Instance, cfg InstanceConfig, v *Vocab, sp specials, rng *ra
 		cands = append(cands, span{n - 1, n})
 	}
 	rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
-	numToPredict := min(cfg.MaxPredictionsPerSeq, max(1, int(math.RoundToEven(float64(len(in.InputIDs))*cfg.MaskedLMProb))))
-	masked := make([]bool, len(in.InputIDs))
-	original := append([]int32(nil), in.InputIDs...)
+	numToPredict := min(maxPred, max(1, int(math.RoundToEven(float64(len(ids))*prob))))
+	masked := make([]bool, len(ids))
+	original := append([]int32(nil), ids...)
 	n := 0
 	for _, set := range cands {
 		if n >= numToPredict {
@@ -219,22 +229,23 @@ func maskTokens(in *Instance, cfg InstanceConfig, v *Vocab, sp specials, rng *ra
 			n++
 			switch {
 			case rng.Float64() < 0.8:
-				in.InputIDs[i] = sp.mask
-				in.Replacements[0]++
+				ids[i] = sp.mask
+				replacements[0]++
 			case rng.Float64() < 0.5:
-				in.Replacements[2]++
+				replacements[2]++
 			default:
-				in.InputIDs[i] = sp.pieces[rng.IntN(len(sp.pieces))]
-				in.Replacements[1]++
+				ids[i] = sp.pieces[rng.IntN(len(sp.pieces))]
+				replacements[1]++
 			}
 		}
 	}
 	for i, m := range masked {
 		if m {
-			in.MaskedPositions = append(in.MaskedPositions, int32(i))
-			in.MaskedIDs = append(in.MaskedIDs, original[i])
+			positions = append(positions, int32(i))
+			originals = append(originals, original[i])
 		}
 	}
+	return positions, originals, replacements
 }
 
 type specials struct {
@@ -271,6 +282,9 @@ func CheckVocab(v *Vocab) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("vocab lacks %s", strings.Join(missing, ", "))
+	}
+	if len(v.sp.pieces) == 0 {
+		return fmt.Errorf("vocab has no word pieces, only special tokens")
 	}
 	return nil
 }
