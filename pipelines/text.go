@@ -412,9 +412,6 @@ func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all fun
 	if err != nil {
 		return err
 	}
-	var groups [][]TextDoc
-	var cur []TextDoc
-	size := f.Text.GroupSize
 	process := func(group []TextDoc, others func(i int) []TextDoc) error {
 		for i, d := range group {
 			if err := f.instances(ctx, w, d, others(i), outcome); err != nil {
@@ -423,60 +420,22 @@ func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all fun
 		}
 		return nil
 	}
-	// Groups are processed one behind the stream, so that a final group of one
-	// document can join the group before it.
-	flushPrev := func() error {
-		if len(groups) == 0 {
+	g := grouping[TextDoc]{size: f.Text.GroupSize, numBuckets: f.Text.NumBuckets}
+	err = eachGroup(ctx, fs, b, all, g, func(group, extra []TextDoc) error {
+		if extra == nil {
+			return process(group, func(i int) []TextDoc { return without(group, i) })
+		}
+		// The whole bucket is one document: its random-next sentences come
+		// from the first group of the next non-empty bucket.
+		if len(extra) == 0 {
+			transforms.Live.Filtered.Add(1)
+			outcome(sinks.OutcomeFiltered("single_document_corpus"))
 			return nil
 		}
-		g := groups[0]
-		groups = groups[1:]
-		return process(g, func(i int) []TextDoc { return without(g, i) })
-	}
-	_, err = sinks.MergeRows(ctx, fs, b.Names, func(d TextDoc) error {
-		cur = append(cur, d)
-		if len(cur) == size {
-			groups = append(groups, cur)
-			cur = nil
-			if len(groups) > 1 {
-				return flushPrev()
-			}
-		}
-		return nil
+		return process(group, func(int) []TextDoc { return extra })
 	})
 	if err != nil {
 		return err
-	}
-	if len(cur) == 1 && len(groups) > 0 {
-		groups[len(groups)-1] = append(groups[len(groups)-1], cur[0])
-		cur = nil
-	}
-	if len(cur) > 0 {
-		groups = append(groups, cur)
-	}
-	for len(groups) > 0 {
-		if len(groups) == 1 && len(groups[0]) == 1 {
-			// The whole bucket is one document: its random-next sentences come
-			// from the first group of the next non-empty bucket.
-			g := groups[0]
-			groups = nil
-			others, err := f.neighbour(ctx, fs, b.Bucket, all)
-			if err != nil {
-				return err
-			}
-			if len(others) == 0 {
-				transforms.Live.Filtered.Add(1)
-				outcome(sinks.OutcomeFiltered("single_document_corpus"))
-				continue
-			}
-			if err := process(g, func(int) []TextDoc { return others }); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := flushPrev(); err != nil {
-			return err
-		}
 	}
 	return w.Finish(ctx, emitTemp)
 }
@@ -485,41 +444,6 @@ func without(g []TextDoc, i int) []TextDoc {
 	out := make([]TextDoc, 0, len(g)-1)
 	out = append(out, g[:i]...)
 	return append(out, g[i+1:]...)
-}
-
-// neighbour returns the first group of the next bucket (in bucket order,
-// wrapping) that holds any document.
-func (f *instancesFn) neighbour(ctx context.Context, fs filesystem.Interface, bucket int, all func(*BucketFiles) bool) ([]TextDoc, error) {
-	var buckets []BucketFiles
-	var b BucketFiles
-	for all(&b) {
-		if b.Bucket != bucket {
-			buckets = append(buckets, b)
-		}
-	}
-	sort.Slice(buckets, func(i, j int) bool {
-		di := (buckets[i].Bucket - bucket + f.Text.NumBuckets) % f.Text.NumBuckets
-		dj := (buckets[j].Bucket - bucket + f.Text.NumBuckets) % f.Text.NumBuckets
-		return di < dj
-	})
-	for _, nb := range buckets {
-		var docs []TextDoc
-		errEnough := fmt.Errorf("enough")
-		_, err := sinks.MergeRows(ctx, fs, nb.Names, func(d TextDoc) error {
-			docs = append(docs, d)
-			if len(docs) == f.Text.GroupSize {
-				return errEnough
-			}
-			return nil
-		})
-		if err != nil && err != errEnough {
-			return nil, err
-		}
-		if len(docs) > 0 {
-			return docs, nil
-		}
-	}
-	return nil, nil
 }
 
 func (f *instancesFn) instances(ctx context.Context, w *sinks.Writer, d TextDoc, others []TextDoc, outcome func(string)) error {

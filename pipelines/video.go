@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -476,55 +475,19 @@ func (f *pairsFn) ProcessElement(ctx context.Context, b BucketFiles, all func(*B
 	if err != nil {
 		return err
 	}
-	limit := int64(f.Video.GroupMB) << 20
-	var groups [][]VideoDoc
-	var cur []VideoDoc
-	var curBytes int64
-	// Groups are processed one behind the stream, so that a final group of
-	// one video can join the group before it.
-	flushPrev := func() error {
-		g := groups[0]
-		groups = groups[1:]
-		return f.group(ctx, w, g, nil)
+	g := grouping[VideoDoc]{
+		size: f.Video.GroupSize, maxBytes: int64(f.Video.GroupMB) << 20,
+		bytes:      func(d *VideoDoc) int64 { return int64(d.RowBytes()) },
+		numBuckets: f.Video.NumBuckets,
+		// A neighbour's videos give only their audio: frames are dropped on arrival.
+		trim: func(d *VideoDoc) { d.Frames = nil },
 	}
-	_, err = sinks.MergeRows(ctx, fs, b.Names, func(d VideoDoc) error {
-		cur = append(cur, d)
-		curBytes += int64(d.RowBytes())
-		if len(cur) == f.Video.GroupSize || curBytes >= limit {
-			groups = append(groups, cur)
-			cur, curBytes = nil, 0
-			if len(groups) > 1 {
-				return flushPrev()
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	// When the whole bucket is one video, its other_video negatives take
+	// audio from the first group of the next non-empty bucket (extra).
+	if err := eachGroup(ctx, fs, b, all, g, func(group, extra []VideoDoc) error {
+		return f.group(ctx, w, group, extra)
+	}); err != nil {
 		return err
-	}
-	if len(cur) == 1 && len(groups) > 0 {
-		groups[len(groups)-1] = append(groups[len(groups)-1], cur[0])
-		cur = nil
-	}
-	if len(cur) > 0 {
-		groups = append(groups, cur)
-	}
-	for len(groups) > 0 {
-		if len(groups) == 1 && len(groups[0]) == 1 {
-			// The whole bucket is one video: its other_video negatives
-			// take audio from the first group of the next non-empty bucket.
-			others, err := f.neighbour(ctx, fs, b.Bucket, all)
-			if err != nil {
-				return err
-			}
-			if err := f.group(ctx, w, groups[0], others); err != nil {
-				return err
-			}
-			break
-		}
-		if err := flushPrev(); err != nil {
-			return err
-		}
 	}
 	return w.Finish(ctx, emitTemp)
 }
@@ -608,43 +571,4 @@ func (f *pairsFn) video(ctx context.Context, w *sinks.Writer, d *VideoDoc, other
 	}
 	transforms.Live.Rows.Add(int64(rows))
 	return nil
-}
-
-// neighbour returns the first group of the next bucket (in bucket order,
-// wrapping) that holds any video.
-func (f *pairsFn) neighbour(ctx context.Context, fs filesystem.Interface, bucket int, all func(*BucketFiles) bool) ([]VideoDoc, error) {
-	var buckets []BucketFiles
-	var b BucketFiles
-	for all(&b) {
-		if b.Bucket != bucket {
-			buckets = append(buckets, b)
-		}
-	}
-	n := f.Video.NumBuckets
-	sort.Slice(buckets, func(i, j int) bool {
-		return (buckets[i].Bucket-bucket+n)%n < (buckets[j].Bucket-bucket+n)%n
-	})
-	errEnough := errors.New("enough")
-	limit := int64(f.Video.GroupMB) << 20
-	for _, nb := range buckets {
-		var docs []VideoDoc
-		var size int64
-		_, err := sinks.MergeRows(ctx, fs, nb.Names, func(d VideoDoc) error {
-			// Only the audio is used: the frames are dropped on arrival.
-			d.Frames = nil
-			docs = append(docs, d)
-			size += int64(d.RowBytes())
-			if len(docs) == f.Video.GroupSize || size >= limit {
-				return errEnough
-			}
-			return nil
-		})
-		if err != nil && err != errEnough {
-			return nil, err
-		}
-		if len(docs) > 0 {
-			return docs, nil
-		}
-	}
-	return nil, nil
 }
