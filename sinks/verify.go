@@ -22,7 +22,29 @@ import (
 // disagrees with the manifest; a schema other than want's (when want is not
 // nil); files that look like data but are not in the manifest; and manifest
 // sums that do not add up. err is set only when the folder cannot be read.
+// A shard's problems start with its file name and a colon.
 func Verify(ctx context.Context, dir string, want *parquet.Schema) (m *Manifest, problems []string, err error) {
+	m, problems, err = VerifyManifest(ctx, dir)
+	if m == nil || err != nil {
+		return m, problems, err
+	}
+	fs, err := filesystem.New(ctx, dir)
+	if err != nil {
+		return m, nil, err
+	}
+	defer fs.Close()
+	for _, sh := range m.Shards {
+		if PlainShardPath(sh.Path) {
+			bad, _ := VerifyShard(ctx, fs, dir, sh, m, want, "", nil)
+			problems = append(problems, bad...)
+		}
+	}
+	return m, problems, nil
+}
+
+// VerifyManifest is Verify without reading the shards: the manifest's sums,
+// its shard names, and the files of the folder against them.
+func VerifyManifest(ctx context.Context, dir string) (m *Manifest, problems []string, err error) {
 	m, err = ReadManifest(ctx, dir)
 	if err != nil {
 		if strings.Contains(err.Error(), ErrIncomplete.Error()) {
@@ -55,12 +77,8 @@ func Verify(ctx context.Context, dir string, want *parquet.Schema) (m *Manifest,
 	for _, sh := range m.Shards {
 		listed[sh.Path] = true
 		rows += sh.Rows
-		if strings.Contains(sh.Path, "/") || strings.HasPrefix(sh.Path, ".") {
+		if !PlainShardPath(sh.Path) {
 			bad("%s: shard path is not a plain file name", sh.Path)
-			continue
-		}
-		for _, p := range verifyShard(ctx, fs, Join(dir, sh.Path), sh, m, want) {
-			bad("%s: %s", sh.Path, p)
 		}
 	}
 	if rows != m.Rows {
@@ -86,48 +104,70 @@ func Verify(ctx context.Context, dir string, want *parquet.Schema) (m *Manifest,
 	return m, problems, nil
 }
 
-func verifyShard(ctx context.Context, fs filesystem.Interface, name string, sh ShardEntry, m *Manifest, want *parquet.Schema) []string {
-	local, cleanup, _, err := LocalCopy(ctx, fs, name, "")
+// PlainShardPath reports whether a manifest's shard path names a file in the
+// dataset folder itself (no folder, not hidden), the only kind Verify reads.
+func PlainShardPath(p string) bool {
+	return p != "" && !strings.Contains(p, "/") && !strings.HasPrefix(p, ".")
+}
+
+// VerifyShard checks one shard of dataset dir against manifest m (see
+// Verify) and returns its problems, each prefixed with the shard's name. When
+// there are none and each is not nil, each is called with the open shard
+// (staged in tempDir when remote) and its size — so that a caller reading
+// every row reads each shard once — and its error is returned.
+func VerifyShard(ctx context.Context, fs filesystem.Interface, dir string, sh ShardEntry, m *Manifest, want *parquet.Schema, tempDir string, each func(f *os.File, size int64) error) ([]string, error) {
+	var problems []string
+	bad := func(format string, args ...any) {
+		problems = append(problems, sh.Path+": "+fmt.Sprintf(format, args...))
+	}
+	local, cleanup, _, err := LocalCopy(ctx, fs, Join(dir, sh.Path), tempDir)
 	if err != nil {
-		return []string{"missing or unreadable: " + err.Error()}
+		bad("missing or unreadable: %v", err)
+		return problems, nil
 	}
 	defer cleanup()
 	f, err := os.Open(local)
 	if err != nil {
-		return []string{err.Error()}
+		bad("%v", err)
+		return problems, nil
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
-		return []string{err.Error()}
+		bad("%v", err)
+		return problems, nil
 	}
-	var problems []string
 	if n != sh.Bytes {
-		problems = append(problems, fmt.Sprintf("%d bytes, manifest says %d", n, sh.Bytes))
+		bad("%d bytes, manifest says %d", n, sh.Bytes)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sh.SHA256 {
-		problems = append(problems, fmt.Sprintf("sha256 %s…, manifest says %s…", got[:12], sh.SHA256[:min(12, len(sh.SHA256))]))
+		bad("sha256 %s…, manifest says %s…", got[:12], sh.SHA256[:min(12, len(sh.SHA256))])
 	}
 	pf, err := parquet.OpenFile(f, n)
 	if err != nil {
-		return append(problems, "not a readable Parquet file: "+err.Error())
+		bad("not a readable Parquet file: %v", err)
+		return problems, nil
 	}
 	if pf.NumRows() != sh.Rows {
-		problems = append(problems, fmt.Sprintf("%d rows, manifest says %d", pf.NumRows(), sh.Rows))
+		bad("%d rows, manifest says %d", pf.NumRows(), sh.Rows)
 	}
-	for k, v := range map[string]string{
-		"pretext.task": m.Task, "pretext.config_hash": m.ConfigHash,
-		"pretext.seed": strconv.FormatInt(m.Seed, 10), "pretext.schema_version": m.SchemaVersion,
-	} {
+	for _, k := range []string{"pretext.task", "pretext.config_hash", "pretext.seed", "pretext.schema_version"} {
+		v := map[string]string{
+			"pretext.task": m.Task, "pretext.config_hash": m.ConfigHash,
+			"pretext.seed": strconv.FormatInt(m.Seed, 10), "pretext.schema_version": m.SchemaVersion,
+		}[k]
 		if got, ok := pf.Lookup(k); !ok || got != v {
-			problems = append(problems, fmt.Sprintf("footer %s = %q, manifest says %q", k, got, v))
+			bad("footer %s = %q, manifest says %q", k, got, v)
 		}
 	}
 	if want != nil && !sameSchema(pf.Schema(), want) {
-		problems = append(problems, fmt.Sprintf("schema differs from the %s row type", m.Task))
+		bad("schema differs from the %s row type", m.Task)
 	}
-	return problems
+	if len(problems) > 0 || each == nil {
+		return problems, nil
+	}
+	return nil, each(f, n)
 }
 
 func sameSchema(a, b *parquet.Schema) bool { return a.String() == b.String() }

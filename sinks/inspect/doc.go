@@ -5,10 +5,11 @@
 // For each dataset folder (a run's output folder holds one per task and
 // _dead_letters) Run:
 //
-//  1. verifies the folder against its manifest with sinks.Verify (shards
+//  1. verifies the folder against its manifest as sinks.Verify does (shards
 //     present with their rows, bytes and sha256, footer metadata, the task's
 //     schema, manifest sums, no stray or staging files); a folder without a
-//     manifest is incomplete;
+//     manifest is incomplete. Each shard is verified as it is read for the
+//     statistics, so it is read (or copied from an object store) once;
 //  2. streams the rows of the shards that verified, one shard, one row group
 //     and one batch of rows at a time, through the task's statistics (image:
 //     resolutions, duplicates, colour bins, noise levels and PSNR, hole

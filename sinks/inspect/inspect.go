@@ -280,7 +280,9 @@ func (in *inspector) dataset(ctx context.Context, t target) (*Dataset, error) {
 		d.gate(Gate{Name: "integrity", OK: false, Measured: "the manifest does not decode", Expected: "a manifest as sinks writes it"})
 		return d, nil
 	}
-	m, problems, err := sinks.Verify(ctx, t.dir, schemaOf(d.Task))
+	// The manifest and the folder's files are checked here, each shard as
+	// the statistics read it (once), and the shards no statistic reads after.
+	m, problems, err := sinks.VerifyManifest(ctx, t.dir)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %s: %w", t.dir, err)
 	}
@@ -306,19 +308,15 @@ func (in *inspector) dataset(ctx context.Context, t target) (*Dataset, error) {
 	d.fact("rows", "%d in %d shards", m.Rows, len(m.Shards))
 	d.fact("inputs", "%d = labeled %d + filtered %d + dead letters %d", m.Inputs, m.Labeled, filtered, m.DeadLetters)
 
-	// Statistics come from the shards that passed verification only: a
-	// shard whose bytes are not the manifest's says nothing about the labels.
-	src := &source{fs: in.fs, dir: t.dir, tempDir: in.opts.TempDir}
-	for _, sh := range m.Shards {
-		if !mentions(problems, sh.Path) {
-			src.shards = append(src.shards, sh)
-		}
-	}
-	if len(src.shards) < len(m.Shards) {
-		d.note("statistics are computed from %d of %d shards: the others failed verification", len(src.shards), len(m.Shards))
-	}
+	src := newSource(in.fs, t.dir, m, schemaOf(d.Task), in.opts.TempDir)
 	if err := in.measure(ctx, d, m, src); err != nil {
 		return nil, err
+	}
+	src.verifyRest(ctx)
+	d.Problems = append(d.Problems, src.integrity...)
+	if len(src.failed) > 0 {
+		// A shard whose bytes are not the manifest's says nothing about the labels.
+		d.note("statistics are computed from %d of %d shards: the others failed verification", len(src.shards)-len(src.failed), len(m.Shards))
 	}
 	d.Counts.RowsRead = src.rows
 	d.Problems = append(d.Problems, src.problems...)
@@ -334,16 +332,6 @@ func (in *inspector) dataset(ctx context.Context, t target) (*Dataset, error) {
 		}
 	}
 	return d, nil
-}
-
-// mentions reports whether a problem names shard (Verify prefixes them so).
-func mentions(problems []string, shard string) bool {
-	for _, p := range problems {
-		if strings.HasPrefix(p, shard+":") {
-			return true
-		}
-	}
-	return false
 }
 
 // staging finds files of an unfinished run in staging folders that a

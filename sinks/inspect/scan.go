@@ -14,29 +14,79 @@ import (
 	"github.com/pretext-dev/pretext/sinks"
 )
 
-// source is the shards of one dataset that statistics are computed from:
-// those that passed verification.
+// source is the shards of one dataset. Each shard is verified against the
+// manifest as it is read, so that it is read (and, when remote, copied)
+// once; statistics come from the shards that pass only.
 type source struct {
-	fs      filesystem.Interface
-	dir     string
-	shards  []sinks.ShardEntry
-	tempDir string
-	// problems collects shards that could not be read for statistics.
+	fs       filesystem.Interface
+	dir      string
+	manifest *sinks.Manifest
+	want     *parquet.Schema // the task's row type; nil when unknown
+	shards   []sinks.ShardEntry
+	tempDir  string
+	// verified holds the shards verified so far, failed those that did not
+	// pass (their problems are in integrity).
+	verified, failed map[string]bool
+	integrity        []string
+	// problems collects shards that passed but could not be read for
+	// statistics.
 	problems []string
 	rows     int64
+}
+
+func newSource(fs filesystem.Interface, dir string, m *sinks.Manifest, want *parquet.Schema, tempDir string) *source {
+	src := &source{fs: fs, dir: dir, manifest: m, want: want, tempDir: tempDir, verified: map[string]bool{}, failed: map[string]bool{}}
+	for _, sh := range m.Shards {
+		if sinks.PlainShardPath(sh.Path) {
+			src.shards = append(src.shards, sh)
+		}
+	}
+	return src
+}
+
+// verify checks sh and, when it passes, calls each with the open shard.
+// A shard is verified once: later calls only read it.
+func (src *source) verify(ctx context.Context, sh sinks.ShardEntry, each func(f *os.File, size int64) error) error {
+	if src.failed[sh.Path] {
+		return nil
+	}
+	if src.verified[sh.Path] && each == nil {
+		return nil
+	}
+	want := src.want
+	if src.verified[sh.Path] {
+		want = nil
+	}
+	bad, err := sinks.VerifyShard(ctx, src.fs, src.dir, sh, src.manifest, want, src.tempDir, each)
+	if !src.verified[sh.Path] {
+		src.verified[sh.Path] = true
+		src.integrity = append(src.integrity, bad...)
+		if len(bad) > 0 {
+			src.failed[sh.Path] = true
+		}
+	}
+	return err
+}
+
+// verifyRest verifies the shards that no scan has read.
+func (src *source) verifyRest(ctx context.Context) {
+	for _, sh := range src.shards {
+		src.verify(ctx, sh, nil)
+	}
 }
 
 // complete reports whether every shard of m was read for statistics, so
 // that counts from the rows can be compared with the manifest's.
 func (src *source) complete(m *sinks.Manifest) bool {
-	return len(src.problems) == 0 && len(src.shards) == len(m.Shards)
+	return len(src.problems) == 0 && len(src.failed) == 0 && len(src.shards) == len(m.Shards)
 }
 
 // scan streams the rows of every shard of src to fn, batch rows at a time,
 // one shard and one row group at a time: memory holds one batch and the
 // pages being decoded, never a whole shard. fn may keep nothing of the rows
 // it is given (the slices are reused); what it keeps it copies. A shard
-// that cannot be read is recorded in src.problems and skipped.
+// that fails verification is skipped (its problems are in src.integrity);
+// one that cannot be read is recorded in src.problems and skipped.
 func scan[T any](ctx context.Context, src *source, batch int, fn func(rows []T)) error {
 	buf := make([]T, batch)
 	want := parquet.SchemaOf(new(T))
@@ -44,28 +94,17 @@ func scan[T any](ctx context.Context, src *source, batch int, fn func(rows []T))
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := scanShard(ctx, src, sh, want, buf, fn); err != nil {
+		err := src.verify(ctx, sh, func(f *os.File, size int64) error {
+			return scanShard(f, size, want, buf, &src.rows, fn)
+		})
+		if err != nil {
 			src.problems = append(src.problems, fmt.Sprintf("%s: reading rows: %v", sh.Path, err))
 		}
 	}
 	return nil
 }
 
-func scanShard[T any](ctx context.Context, src *source, sh sinks.ShardEntry, want *parquet.Schema, buf []T, fn func([]T)) (err error) {
-	local, cleanup, _, err := sinks.LocalCopy(ctx, src.fs, sinks.Join(src.dir, sh.Path), src.tempDir)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	f, err := os.Open(local)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
+func scanShard[T any](f *os.File, size int64, want *parquet.Schema, buf []T, rows *int64, fn func([]T)) (err error) {
 	// A corrupt shard may make a decoder panic; it is one bad shard, not a
 	// failed inspection.
 	defer func() {
@@ -73,7 +112,7 @@ func scanShard[T any](ctx context.Context, src *source, sh sinks.ShardEntry, wan
 			err = fmt.Errorf("panic while decoding: %v", r)
 		}
 	}()
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err := parquet.OpenFile(f, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return err
 	}
@@ -85,7 +124,7 @@ func scanShard[T any](ctx context.Context, src *source, sh sinks.ShardEntry, wan
 		for {
 			n, rerr := r.Read(buf)
 			if n > 0 {
-				src.rows += int64(n)
+				*rows += int64(n)
 				fn(buf[:n])
 			}
 			if rerr == io.EOF {
