@@ -103,7 +103,7 @@ func presentKey(k string) (string, int) { return k, 1 }
 func findCommit(commits []Commit, name string) (Commit, error) {
 	for _, c := range commits {
 		if c.Name == name {
-			return c, nil
+			return c, c.CheckNames()
 		}
 	}
 	return Commit{}, fmt.Errorf("sinks: dataset %q is not part of this run", name)
@@ -232,7 +232,7 @@ func (f *commitFn) ProcessElement(ctx context.Context, name string, _ func(*int)
 	final := map[string]bool{}
 	for k, sh := range shards {
 		dst := c.ShardName(k)
-		if err := filesystem.Rename(ctx, fs, sh.Staged, dst); err != nil {
+		if err := publish(ctx, fs, sh, dst); err != nil {
 			return "", fmt.Errorf("sinks: publishing %s: %w", dst, err)
 		}
 		final[dst] = true
@@ -259,6 +259,43 @@ func (f *commitFn) ProcessElement(ctx context.Context, name string, _ func(*int)
 		return "", fmt.Errorf("sinks: publishing manifest: %w", err)
 	}
 	return c.ManifestPath(), nil
+}
+
+// publish moves a staged shard to its final name dst. A retried commit
+// (Dataflow retries a failed bundle) finds the shards an earlier attempt
+// already moved: when the staged file is gone and dst holds exactly the
+// staged bytes (size and sha256), the move is done. Anything else is an
+// error and nothing is published.
+func publish(ctx context.Context, fs filesystem.Interface, sh StagedShard, dst string) error {
+	err := filesystem.Rename(ctx, fs, sh.Staged, dst)
+	if err == nil {
+		return nil
+	}
+	if found, lerr := fs.List(ctx, sh.Staged); lerr != nil || len(found) > 0 {
+		return err
+	}
+	if same, verr := holds(ctx, fs, dst, sh.Bytes, sh.SHA256); verr != nil || !same {
+		return err
+	}
+	return nil
+}
+
+// holds reports whether name has size bytes whose sha256 is sum (hex).
+func holds(ctx context.Context, fs filesystem.Interface, name string, size int64, sum string) (bool, error) {
+	n, err := fs.Size(ctx, name)
+	if err != nil || n != size {
+		return false, err
+	}
+	r, err := fs.OpenRead(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == sum, nil
 }
 
 // removeStale deletes what is left of this and earlier runs in the dataset

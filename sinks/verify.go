@@ -144,7 +144,7 @@ func VerifyShard(ctx context.Context, fs filesystem.Interface, dir string, sh Sh
 	if got := hex.EncodeToString(h.Sum(nil)); got != sh.SHA256 {
 		bad("sha256 %s…, manifest says %s…", got[:12], sh.SHA256[:min(12, len(sh.SHA256))])
 	}
-	pf, err := parquet.OpenFile(f, n)
+	pf, err := openShard(f, n)
 	if err != nil {
 		bad("not a readable Parquet file: %v", err)
 		return problems, nil
@@ -204,4 +204,16 @@ func LocalCopy(ctx context.Context, fs filesystem.Interface, name, tempDir strin
 		return "", nil, "", err
 	}
 	return tmp.Name(), cleanup, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// openShard opens a Parquet file, turning a parquet-go panic on a corrupt
+// footer or page index into an error: a damaged shard is a problem to
+// report, not a crash of the reader.
+func openShard(f io.ReaderAt, size int64) (pf *parquet.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pf, err = nil, fmt.Errorf("corrupt footer or page index: %v", p)
+		}
+	}()
+	return parquet.OpenFile(f, size)
 }

@@ -41,6 +41,19 @@ type Dataset struct {
 	MaxBufferBytes int
 }
 
+// CheckNames reports a dataset whose name or run id could make a file
+// outside its folder: each names one path element (the dataset folder, the
+// staging folder, the shard files), so neither may be empty, "." or "..",
+// or hold a slash, a backslash or a NUL.
+func (d Dataset) CheckNames() error {
+	for _, f := range []struct{ what, v string }{{"dataset name", d.Name}, {"run id", d.RunID}} {
+		if f.v == "" || f.v == "." || f.v == ".." || strings.ContainsAny(f.v, "/\\\x00") {
+			return fmt.Errorf("sinks: %s %q is not a single path element", f.what, f.v)
+		}
+	}
+	return nil
+}
+
 // StagingDir is where the dataset's temporary files and staged shards live
 // until the commit. Its name starts with a dot and none of its files end in
 // .parquet, so no reader mistakes it for data.
@@ -87,6 +100,9 @@ type Writer struct {
 
 // NewWriter opens a writer for one bundle.
 func NewWriter(ctx context.Context, ds Dataset) (*Writer, error) {
+	if err := ds.CheckNames(); err != nil {
+		return nil, err
+	}
 	f, err := LookupFormat(ds.Format)
 	if err != nil {
 		return nil, err
