@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"sort"
 	"sync"
@@ -202,8 +203,9 @@ func (h *mergeHeap[T]) Pop() any {
 }
 
 // NewShardWriter returns a Parquet writer with the options every pretext shard
-// is written with, so that the same rows always give the same bytes.
-func NewShardWriter[T any](w io.Writer, opts ShardOptions) *parquet.GenericWriter[T] {
+// is written with, so that the same rows always give the same bytes. extra
+// options come last (tests use them to compare writer set-ups).
+func NewShardWriter[T any](w io.Writer, opts ShardOptions, extra ...parquet.WriterOption) *parquet.GenericWriter[T] {
 	rowGroup := opts.RowGroupRows
 	if rowGroup <= 0 {
 		rowGroup = 256
@@ -213,6 +215,17 @@ func NewShardWriter[T any](w io.Writer, opts ShardOptions) *parquet.GenericWrite
 		parquet.MaxRowsPerRowGroup(rowGroup),
 		parquet.CreatedBy("pretext", Version, ""),
 	}
+	blobs := blobColumns(parquet.SchemaOf(new(T)))
+	for _, path := range blobs {
+		wopts = append(wopts, parquet.SkipPageStatistics(path...), parquet.SkipPageBounds(path...))
+	}
+	if len(blobs) > 0 {
+		// A row group's pages wait in these buffers until it is complete:
+		// for media rows that is row_group_mb per merge running, so they
+		// wait on local disk rather than on the heap. The bytes written are
+		// the same.
+		wopts = append(wopts, parquet.ColumnPageBuffers(pageBuffers))
+	}
 	keys := make([]string, 0, len(opts.Metadata))
 	for k := range opts.Metadata {
 		keys = append(keys, k)
@@ -221,13 +234,46 @@ func NewShardWriter[T any](w io.Writer, opts ShardOptions) *parquet.GenericWrite
 	for _, k := range keys {
 		wopts = append(wopts, parquet.KeyValueMetadata(k, opts.Metadata[k]))
 	}
-	return parquet.NewGenericWriter[T](w, wopts...)
+	return parquet.NewGenericWriter[T](w, append(wopts, extra...)...)
+}
+
+// pageBuffers keeps the pages of media shards' row groups in temporary
+// files (removed as each column chunk is written out).
+var pageBuffers = parquet.NewFileBufferPool(os.TempDir(), "pretext-pages-*")
+
+// blobColumns are the binary columns that are not text: encoded images,
+// masks, raw pixels. Their min/max statistics would copy whole values into
+// every page header and the footer (parquet-go writes page statistics by
+// default), tripling a shard of images, and no query filters on pixels.
+// Text columns (key, source, split...) keep their statistics.
+func blobColumns(schema *parquet.Schema) [][]string {
+	var blobs [][]string
+	for _, path := range schema.Columns() {
+		leaf, ok := schema.Lookup(path...)
+		if !ok {
+			continue
+		}
+		t := leaf.Node.Type()
+		if t.Kind() != parquet.ByteArray {
+			continue
+		}
+		if lt := t.LogicalType(); lt != nil && lt.Value != nil {
+			continue // STRING, ENUM, JSON...: text
+		}
+		blobs = append(blobs, path)
+	}
+	return blobs
 }
 
 func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []string, w io.Writer, opts ShardOptions) (int64, error) {
 	pw := NewShardWriter[T](w, opts)
-	const batchSize = 64
+	// Rows reach the writer in batches of 64 or of batchBytes of payload,
+	// whichever comes first: the writer cuts pages between writes, so a
+	// batch of 64 images would be one page of 64 images, held (and
+	// compressed) whole.
+	const batchSize, batchBytes = 64, 1 << 20
 	batch := make([]T, 0, batchSize)
+	var held int64
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -237,21 +283,26 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 		}
 		clear(batch)
 		batch = batch[:0]
+		held = 0
 		return nil
 	}
 	var groupBytes int64
 	rows, err := MergeRows(ctx, fs, inputs, func(row T) error {
 		batch = append(batch, row)
-		if sz, ok := any(row).(Sizer); ok && opts.RowGroupBytes > 0 {
-			if groupBytes += int64(sz.RowBytes()); groupBytes >= opts.RowGroupBytes {
-				groupBytes = 0
-				if err := flush(); err != nil {
-					return err
+		if sz, ok := any(row).(Sizer); ok {
+			n := int64(sz.RowBytes())
+			held += n
+			if opts.RowGroupBytes > 0 {
+				if groupBytes += n; groupBytes >= opts.RowGroupBytes {
+					groupBytes = 0
+					if err := flush(); err != nil {
+						return err
+					}
+					return pw.Flush()
 				}
-				return pw.Flush()
 			}
 		}
-		if len(batch) == batchSize {
+		if len(batch) == batchSize || held >= batchBytes {
 			return flush()
 		}
 		return nil

@@ -12,6 +12,7 @@ import (
 	_ "image/png"
 
 	"github.com/disintegration/imaging"
+	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
@@ -64,42 +65,97 @@ func (e *DecodeError) Error() string {
 // A decoder panic is recovered. Every failure caused by the input is a
 // *DecodeError.
 func Decode(data []byte, lim DecodeLimits) (img *image.NRGBA, format string, err error) {
+	img, format, _, _, err = decode(data, lim, nil)
+	return img, format, err
+}
+
+// DecodeForResize is Decode for an image that Resize(img, mode, size, _)
+// makes smaller next: a JPEG is decoded at the smallest of 1/8, 1/4 and 1/2
+// of its size that still leaves the side Resize scales to (the shorter side
+// for center_crop and keep_ratio, the longer for border) at least size
+// pixels, by DCT scaling as libjpeg and Pillow's draft mode do (package
+// jpegscale). That skips most of the inverse DCT, colour conversion and
+// resampling of a large photo. Other formats, and JPEGs too small to scale,
+// decode as Decode does.
+//
+// w and h are the image's full size from its header, after EXIF
+// orientation: the size filters must judge, whatever the scale decoded.
+func DecodeForResize(data []byte, lim DecodeLimits, mode string, size int) (img *image.NRGBA, format string, w, h int, err error) {
+	return decode(data, lim, func(w, h int) int { return jpegScale(w, h, mode, size) })
+}
+
+// jpegScale is the smallest n in 1, 2, 4 for which a decode at n/8 of w×h
+// keeps the side Resize scales to at least size pixels, or 8.
+func jpegScale(w, h int, mode string, size int) int {
+	if mode != "center_crop" && mode != "keep_ratio" && mode != "border" {
+		return 8
+	}
+	for _, n := range []int{1, 2, 4} {
+		sw, sh := jpegscale.ScaledSize(w, n), jpegscale.ScaledSize(h, n)
+		side := min(sw, sh)
+		if mode == "border" {
+			side = max(sw, sh)
+		}
+		if side >= size {
+			return n
+		}
+	}
+	return 8
+}
+
+// decode is Decode; scale, when not nil, picks the n/8 scale of a JPEG from
+// its full width and height.
+func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img *image.NRGBA, format string, w, h int, err error) {
 	switch {
 	case len(data) == 0:
-		return nil, "", &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
+		return nil, "", 0, 0, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
 	case lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes:
-		return nil, "", &DecodeError{Reason: ReasonTooLargeFile, Detail: fmt.Sprintf("%d bytes > %d", len(data), lim.MaxBytes)}
+		return nil, "", 0, 0, &DecodeError{Reason: ReasonTooLargeFile, Detail: fmt.Sprintf("%d bytes > %d", len(data), lim.MaxBytes)}
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			img, format, err = nil, "", &DecodeError{Reason: ReasonDecoderPanic, Detail: fmt.Sprint(r)}
+			img, format, w, h, err = nil, "", 0, 0, &DecodeError{Reason: ReasonDecoderPanic, Detail: fmt.Sprint(r)}
 		}
 	}()
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return nil, "", &DecodeError{Reason: ReasonUnknownFormat, Detail: sniff(data)}
+			return nil, "", 0, 0, &DecodeError{Reason: ReasonUnknownFormat, Detail: sniff(data)}
 		}
-		return nil, format, &DecodeError{Reason: ReasonDecodeError, Detail: format + " header: " + err.Error()}
+		return nil, format, 0, 0, &DecodeError{Reason: ReasonDecodeError, Detail: format + " header: " + err.Error()}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, format, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, cfg.Width, cfg.Height)}
+		return nil, format, 0, 0, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, cfg.Width, cfg.Height)}
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); lim.MaxPixels > 0 && px > lim.MaxPixels {
-		return nil, format, &DecodeError{Reason: ReasonPixelLimit, Detail: fmt.Sprintf("%s %dx%d = %d pixels > %d", format, cfg.Width, cfg.Height, px, lim.MaxPixels)}
+		return nil, format, 0, 0, &DecodeError{Reason: ReasonPixelLimit, Detail: fmt.Sprintf("%s %dx%d = %d pixels > %d", format, cfg.Width, cfg.Height, px, lim.MaxPixels)}
 	}
-	m, _, err := image.Decode(bytes.NewReader(data))
+	n := 8
+	if scale != nil && format == "jpeg" {
+		n = scale(cfg.Width, cfg.Height)
+	}
+	var m image.Image
+	if n != 8 {
+		m, err = jpegscale.DecodeScaled(bytes.NewReader(data), n)
+	} else {
+		m, _, err = image.Decode(bytes.NewReader(data))
+	}
 	if err != nil {
-		return nil, format, &DecodeError{Reason: ReasonDecodeError, Detail: format + ": " + err.Error()}
+		return nil, format, 0, 0, &DecodeError{Reason: ReasonDecodeError, Detail: format + ": " + err.Error()}
 	}
 	if b := m.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
-		return nil, format, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, b.Dx(), b.Dy())}
+		return nil, format, 0, 0, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, b.Dx(), b.Dy())}
 	}
 	img = toNRGBA(m)
+	w, h = cfg.Width, cfg.Height
 	if format == "jpeg" {
-		img = orient(img, exifOrientation(data))
+		o := exifOrientation(data)
+		img = orient(img, o)
+		if o >= 5 { // the transposing orientations swap the sides
+			w, h = h, w
+		}
 	}
-	return img, format, nil
+	return img, format, w, h, nil
 }
 
 // sniff describes the first bytes of an input of unknown format, so a dead

@@ -104,12 +104,18 @@ func encodePNG(img image.Image, level string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("vision: unknown PNG level %q", level)
 	}
-	var buf bytes.Buffer
-	if err := e.Encode(&buf, img); err != nil {
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer encodeBuffers.Put(buf)
+	buf.Reset()
+	if err := e.Encode(buf, img); err != nil {
 		return nil, fmt.Errorf("vision: png: %w", err)
 	}
-	return buf.Bytes(), nil
+	return bytes.Clone(buf.Bytes()), nil
 }
+
+// encodeBuffers hold encoded images while they grow: one allocation of the
+// final size per image instead of a dozen as a fresh buffer doubles.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func encodeJPEG(img image.Image, quality int) ([]byte, error) {
 	if quality == 0 {
@@ -118,11 +124,13 @@ func encodeJPEG(img image.Image, quality int) ([]byte, error) {
 	if quality < 1 || quality > 100 {
 		return nil, fmt.Errorf("vision: JPEG quality %d outside 1..100", quality)
 	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer encodeBuffers.Put(buf)
+	buf.Reset()
+	if err := jpeg.Encode(buf, img, &jpeg.Options{Quality: quality}); err != nil {
 		return nil, fmt.Errorf("vision: jpeg: %w", err)
 	}
-	return buf.Bytes(), nil
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // opaque returns img with every alpha 255: img itself when it already is,

@@ -244,27 +244,51 @@ func safeLabel(l Labeler, ex *Example, cfg transforms.Config, v int, rng *rand.R
 // means the input stops here: "filter" with the filter's reason, or a
 // dead-letter stage. err is set only when the filesystem itself fails.
 func (f *labelFn) prepare(ctx context.Context, ref transforms.FileRef) (ex *Example, stage, reason, detail string, err error) {
-	data, reason, detail, err := readFile(ctx, ref.Source, f.Image.MaxBytes)
+	data, reason, detail, err := readFile(ctx, ref.Source, ref.Size, f.Image.MaxBytes)
 	if err != nil || reason != "" {
 		return nil, sinks.StageRead, reason, detail, err
 	}
-	img, _, derr := Decode(data, DecodeLimits{MaxPixels: f.Image.MaxPixels, MaxBytes: f.Image.MaxBytes})
+	ex, stage, reason, detail = Prepare(ref.Key, ref.Source, data, f.Image, f.Split)
+	return ex, stage, reason, detail, nil
+}
+
+// Prepare decodes, filters and resizes the bytes of one input into the
+// Example every image task labels: the work of the pipeline per input but
+// reading it. A non-empty stage means the input stops here: "filter" with
+// the filter's reason, or sinks.StageDecode with a dead letter's reason and
+// detail.
+func Prepare(key, source string, data []byte, im configs.Image, split configs.Split) (ex *Example, stage, reason, detail string) {
+	img, w, h, derr := decodeInput(data, im)
 	if derr != nil {
 		var de *DecodeError
 		if errors.As(derr, &de) {
-			return nil, sinks.StageDecode, de.Reason, de.Detail, nil
+			return nil, sinks.StageDecode, de.Reason, de.Detail
 		}
-		return nil, sinks.StageDecode, "decode_error", derr.Error(), nil
+		return nil, sinks.StageDecode, "decode_error", derr.Error()
 	}
-	w, h := img.Rect.Dx(), img.Rect.Dy()
-	if reason := Filter(w, h, f.Image); reason != "" {
-		return nil, "filter", reason, "", nil
+	if reason := Filter(w, h, im); reason != "" {
+		return nil, "filter", reason, ""
 	}
-	out := Resize(img, f.Image.Resize, f.Image.Size, f.Image.Filter)
+	out := Resize(img, im.Resize, im.Size, im.Filter)
 	return &Example{
-		Key: ref.Key, Source: ref.Source, Split: SplitOf(ref.Key, f.Split), Image: out,
-		Encoding: Encoding{Format: f.Image.Encoding, PNGLevel: f.Image.PNGLevel, JPEGQuality: f.Image.JPEGQuality},
-	}, "", "", "", nil
+		Key: key, Source: source, Split: SplitOf(key, split), Image: out,
+		Encoding: Encoding{Format: im.Encoding, PNGLevel: im.PNGLevel, JPEGQuality: im.JPEGQuality},
+	}, "", "", ""
+}
+
+// decodeInput decodes an input as im asks: at a reduced JPEG scale when
+// im.JPEGScaling allows. w and h are its full size, which filters judge.
+func decodeInput(data []byte, im configs.Image) (img *image.NRGBA, w, h int, err error) {
+	lim := DecodeLimits{MaxPixels: im.MaxPixels, MaxBytes: im.MaxBytes}
+	if im.JPEGScaling {
+		img, _, w, h, err = DecodeForResize(data, lim, im.Resize, im.Size)
+		return img, w, h, err
+	}
+	img, _, err = Decode(data, lim)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return img, img.Rect.Dx(), img.Rect.Dy(), nil
 }
 
 // Filter returns the reason an image of w×h pixels is dropped, or "".
@@ -291,9 +315,14 @@ func SplitOf(key string, sp configs.Split) string {
 	return "test"
 }
 
-// readFile reads a whole input of at most maxBytes bytes.
-func readFile(ctx context.Context, source string, maxBytes int64) (data []byte, reason, detail string, err error) {
+// readFile reads a whole input of at most maxBytes bytes. size is its
+// listed size (-1 if unknown): the buffer starts at that size, one
+// allocation instead of one per doubling.
+func readFile(ctx context.Context, source string, size, maxBytes int64) (data []byte, reason, detail string, err error) {
 	var buf bytes.Buffer
+	if size > 0 && size <= maxBytes {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
 	_, reason, detail, err = transforms.CopyInput(ctx, source, maxBytes, &buf)
 	if err != nil || reason != "" {
 		return nil, reason, detail, err

@@ -1,0 +1,108 @@
+package jpegscale
+
+import (
+	"image"
+	"io"
+	"math"
+)
+
+// DecodeScaled decodes a JPEG at n/8 of its size, n being 8, 4, 2 or 1 (any
+// other n means 8). The image is ceil(width·n/8) × ceil(height·n/8) pixels,
+// as libjpeg's. It returns an *image.YCbCr, an *image.Gray, an *image.RGBA
+// (Adobe RGB JPEGs) or, at full size only, an *image.CMYK.
+func DecodeScaled(r io.Reader, n int) (image.Image, error) {
+	var d decoder
+	switch n {
+	case 1, 2, 4:
+		d.n = n
+	default:
+		d.n = 8
+	}
+	return d.decode(r, false)
+}
+
+// ScaledSize is the side a decode at n/8 of a side of v pixels gives.
+func ScaledSize(v, n int) int { return scaledSize(v, n) }
+
+func scaledSize(v, n int) int { return (v*n + 7) / 8 }
+
+// idctTables[n] holds, for a scaled decode to n×n blocks, the Q15
+// fixed-point weights w[x][u] = C(u)/2 · mean over j < k of
+// cos((2(kx+j)+1)uπ/16), k = 8/n, C(0) = 1/√2, C(u>0) = 1: the 8-point
+// inverse DCT averaged over the k pixels that make output pixel x.
+//
+// An n×n block is then f(y,x) = Σv Σu w[y][v]·w[x][u]·F(v,u) over all 64
+// coefficients: exactly the full 8×8 inverse DCT averaged over k×k boxes
+// (before rounding and clipping), computed without the full-size block. It
+// is what libjpeg's reduced inverse DCTs approximate too.
+var idctTables = func() (t [5][4][8]int64) {
+	for _, n := range []int{2, 4} {
+		k := 8 / n
+		for x := 0; x < n; x++ {
+			for u := 0; u < 8; u++ {
+				c := 1.0
+				if u == 0 {
+					c = 1 / math.Sqrt2
+				}
+				var m float64
+				for j := 0; j < k; j++ {
+					m += math.Cos(float64((2*(k*x+j)+1)*u) * math.Pi / 16)
+				}
+				w := c / 2 * m / float64(k)
+				t[n][x][u] = int64(math.Round(w * (1 << 15)))
+			}
+		}
+	}
+	return t
+}()
+
+// idctScaled replaces the first n×n entries of b, row-major, by the n×n
+// block of b's quantised coefficients (natural order), dequantised by q
+// (natural order), without the +128 level shift. Output pixel x and n-1-x
+// use the same weights up to the sign of the odd frequencies, so each pair
+// is one even and one odd sum; all-zero rows (most high-frequency rows)
+// are skipped.
+func idctScaled(b *block, n int, q *block) {
+	if n == 1 {
+		// The mean of the 8×8 block is F(0,0)/8, rounded half up.
+		b[0] = (b[0]*q[0] + 4) >> 3
+		return
+	}
+	w := &idctTables[n]
+	half := n / 2
+	var tmp [8][4]int64 // tmp[v][x]: rows transformed, Q15
+	var rows uint8      // bit v: row v has a non-zero coefficient
+	for v := 0; v < 8; v++ {
+		row := (*[8]int32)(b[8*v : 8*v+8])
+		if *row == ([8]int32{}) {
+			continue
+		}
+		rows |= 1 << v
+		qr := (*[8]int32)(q[8*v : 8*v+8])
+		var f [8]int64
+		for u := range f {
+			f[u] = int64(row[u]) * int64(qr[u])
+		}
+		for x := 0; x < half; x++ {
+			wx := &w[x]
+			even := wx[0]*f[0] + wx[2]*f[2] + wx[4]*f[4] + wx[6]*f[6]
+			odd := wx[1]*f[1] + wx[3]*f[3] + wx[5]*f[5] + wx[7]*f[7]
+			tmp[v][x], tmp[v][n-1-x] = even+odd, even-odd
+		}
+	}
+	for x := 0; x < n; x++ {
+		var c [8]int64
+		for v := 0; v < 8; v++ {
+			if rows&(1<<v) != 0 {
+				c[v] = tmp[v][x]
+			}
+		}
+		for y := 0; y < half; y++ {
+			wy := &w[y]
+			even := wy[0]*c[0] + wy[2]*c[2] + wy[4]*c[4] + wy[6]*c[6]
+			odd := wy[1]*c[1] + wy[3]*c[3] + wy[5]*c[5] + wy[7]*c[7]
+			b[y*n+x] = int32((even + odd + 1<<29) >> 30)
+			b[(n-1-y)*n+x] = int32((even - odd + 1<<29) >> 30)
+		}
+	}
+}
