@@ -4,6 +4,10 @@
 //	pretext tasks
 //	pretext tokenize --vocab FILE [--cased]
 //	pretext vocab --input GLOB --output vocab.txt [--size N] [--cased]
+//	pretext inspect DIR [--task T] [--config FILE] [--check] [--html FILE] [--json]
+//	pretext import mnist --out DIR
+//	pretext train --config FILE
+//	pretext finetune --pretrained DIR --data DIR --test DIR
 //
 // The same binary is a Beam worker: runners start it without a subcommand,
 // with flags only, and beam.Init then runs the worker harness.
@@ -34,6 +38,10 @@ Usage:
   pretext tasks
   pretext tokenize --vocab FILE [--cased] < lines.txt
   pretext vocab --input GLOB --output vocab.txt [--size 30522] [--cased]
+  pretext inspect DIR [--task T] [--config FILE] [--thresholds FILE] [--check] [--html FILE] [--sheet N] [--json]
+  pretext import mnist --out DIR [--src DIR] [--pad 2] [--limit N]
+  pretext train --config configs/train-FILE.yaml [--backend go|xla:cpu|xla:cuda] [--steps N]
+  pretext finetune --pretrained DIR --data DIR --test DIR [--labels-per-class N] [--mode linear|full|both] [--baseline scratch,pixels]
 
 Run "pretext run --help" for the run flags, Beam's included (--runner: prism
 by default, in-process; direct, universal, flink, dataflow).
@@ -64,6 +72,12 @@ func main() {
 		run = vocabFlags(flag.CommandLine)
 	case "inspect":
 		run = inspectFlags(flag.CommandLine)
+	case "import":
+		run = importFlags(flag.CommandLine)
+	case "train":
+		run = trainFlags(flag.CommandLine)
+	case "finetune":
+		run = finetuneFlags(flag.CommandLine)
 	case "help":
 		fmt.Print(usage)
 		return

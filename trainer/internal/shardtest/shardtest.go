@@ -1,0 +1,133 @@
+// Package shardtest writes small image datasets the way the pipelines write
+// them (shards with pretext's footer keys, a manifest committing them), from
+// seeded generators, for the trainer's tests.
+package shardtest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/pretext-dev/pretext/sinks"
+)
+
+// Images writes an image dataset of task ("denoise" or "inpaint") into dir:
+// shards shards of rows rows each, of size×size gray blobs (as RGB PNGs), the
+// input corrupted by noise (denoise) or a square hole of zeros (inpaint).
+// It returns the dataset's manifest.
+func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manifest, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	m := &sinks.Manifest{
+		Task: task, SchemaVersion: sinks.SchemaVersion, PretextVersion: sinks.Version,
+		Seed: int64(seed), ConfigHash: "shardtest-" + task,
+		Filtered: map[string]int64{}, DeadLetterReasons: map[string]int64{},
+		Shards: []sinks.ShardEntry{},
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for k := range shards {
+		name := fmt.Sprintf("%s-%05d-of-%05d.parquet", task, k, shards)
+		var buf bytes.Buffer
+		w := shardWriter(&buf, task, m)
+		var err error
+		for i := range rows {
+			key := fmt.Sprintf("img%05d.png", k*rows+i)
+			clean, noisy, hole := sample(rng, size, task)
+			switch task {
+			case "denoise":
+				_, err = w.(*parquet.GenericWriter[sinks.DenoiseRow]).Write([]sinks.DenoiseRow{{
+					Key: key, Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
+					Encoding: "png", Input: encodePNG(noisy), Target: encodePNG(clean), Noise: "gaussian", NoiseLevel: 20,
+				}})
+			case "inpaint":
+				_, err = w.(*parquet.GenericWriter[sinks.InpaintRow]).Write([]sinks.InpaintRow{{
+					Key: key, Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
+					Encoding: "png", Input: encodePNG(noisy), Target: encodePNG(clean), Mask: encodePNG(hole),
+					MaskKind: "random_blocks", MaskRatio: 0.25,
+				}})
+			default:
+				return nil, fmt.Errorf("shardtest: task %q", task)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if err := w.(interface{ Close() error }).Close(); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(buf.Bytes())
+		m.Shards = append(m.Shards, sinks.ShardEntry{Path: name, Rows: int64(rows), Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
+		m.Rows += int64(rows)
+	}
+	m.Inputs, m.Labeled = m.Rows, m.Rows
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return m, os.WriteFile(filepath.Join(dir, sinks.ManifestName), data, 0o644)
+}
+
+func shardWriter(buf *bytes.Buffer, task string, m *sinks.Manifest) any {
+	opts := sinks.ShardOptions{RowGroupRows: 16, Metadata: map[string]string{
+		"pretext.task": task, "pretext.schema_version": m.SchemaVersion, "pretext.config_hash": m.ConfigHash,
+		"pretext.seed": strconv.FormatInt(m.Seed, 10), "pretext.version": sinks.Version,
+	}}
+	if task == "inpaint" {
+		return sinks.NewShardWriter[sinks.InpaintRow](buf, opts)
+	}
+	return sinks.NewShardWriter[sinks.DenoiseRow](buf, opts)
+}
+
+// sample draws a gray blob image, its corrupted copy and the hole mask.
+func sample(rng *rand.Rand, size int, task string) (clean, corrupt *image.NRGBA, hole *image.Gray) {
+	clean = image.NewNRGBA(image.Rect(0, 0, size, size))
+	corrupt = image.NewNRGBA(clean.Rect)
+	hole = image.NewGray(clean.Rect)
+	cx, cy, r := rng.Float64()*float64(size), rng.Float64()*float64(size), 2+rng.Float64()*float64(size)/3
+	hx, hy, hs := rng.IntN(size/2), rng.IntN(size/2), size/4
+	for y := range size {
+		for x := range size {
+			dx, dy := float64(x)-cx, float64(y)-cy
+			v := 0.0
+			if dx*dx+dy*dy < r*r {
+				v = 230
+			}
+			n := v
+			inHole := x >= hx && x < hx+hs && y >= hy && y < hy+hs
+			if task == "denoise" {
+				n = min(max(v+rng.NormFloat64()*40, 0), 255)
+			} else if inHole {
+				n = 0
+				hole.Pix[y*hole.Stride+x] = 255
+			}
+			for c := range 3 {
+				clean.Pix[y*clean.Stride+4*x+c] = uint8(v)
+				corrupt.Pix[y*corrupt.Stride+4*x+c] = uint8(n)
+			}
+			clean.Pix[y*clean.Stride+4*x+3], corrupt.Pix[y*corrupt.Stride+4*x+3] = 255, 255
+		}
+	}
+	return clean, corrupt, hole
+}
+
+func encodePNG(img image.Image) []byte {
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		panic(err) // in-memory encoding of a valid image does not fail
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,164 @@
+package train
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pretext-dev/pretext/trainer/model"
+)
+
+// Config is a pretraining run (configs/train-*.yaml).
+type Config struct {
+	// Output is the run's folder: checkpoints/, loss.csv, loss.png.
+	Output string `yaml:"output" json:"output"`
+	// Backend names the GoMLX backend (see trainer/backend.New); "" means
+	// $GOMLX_BACKEND, else the pure-Go backend.
+	Backend string `yaml:"backend" json:"-"`
+	// Seed seeds the initial weights and the loaders' order.
+	Seed int64 `yaml:"seed" json:"seed"`
+	// Model is the convolutional encoder–decoder.
+	Model model.Conv `yaml:"model" json:"model"`
+	// Data are the datasets trained on; the steps go round them, one batch
+	// each (multi-task pretraining with one shared network).
+	Data []Dataset `yaml:"data" json:"data"`
+	// Train is the schedule.
+	Train Schedule `yaml:"train" json:"train"`
+}
+
+// Dataset is one dataset folder of an image task and its loss.
+type Dataset struct {
+	// Dir is the task's folder (with _manifest.json), local or gs:// / s3://.
+	Dir string `yaml:"dir" json:"dir"`
+	// Task is the task the folder must hold: denoise, inpaint or colorize.
+	Task string `yaml:"task" json:"task"`
+	// Loss is l1 or l2 (per pixel and channel).
+	Loss string `yaml:"loss" json:"loss"`
+	// Region is where the loss is taken: all (the whole image) or hole
+	// (inpaint: the masked pixels only).
+	Region string `yaml:"region" json:"region"`
+}
+
+// Schedule is the optimisation and bookkeeping of a run.
+type Schedule struct {
+	Steps         int     `yaml:"steps" json:"steps"`
+	BatchSize     int     `yaml:"batch_size" json:"batch_size"`
+	LearningRate  float64 `yaml:"learning_rate" json:"learning_rate"`
+	ShuffleBuffer int     `yaml:"shuffle_buffer" json:"shuffle_buffer"`
+	// CheckpointEvery saves a checkpoint every N steps (and one at the end).
+	CheckpointEvery int `yaml:"checkpoint_every" json:"checkpoint_every"`
+	// Keep is the number of checkpoints kept.
+	Keep int `yaml:"keep" json:"-"`
+	// LogEvery prints a progress line every N steps.
+	LogEvery int `yaml:"log_every" json:"-"`
+}
+
+// Default returns a run of the MNIST benchmark's encoder on
+// out/bench/shards/{denoise,inpaint}.
+func Default() Config {
+	return Config{
+		Output: "out/train",
+		Seed:   12345,
+		Model:  model.DefaultConv(),
+		Train: Schedule{Steps: 1000, BatchSize: 32, LearningRate: 2e-3, ShuffleBuffer: 1024,
+			CheckpointEvery: 200, Keep: 2, LogEvery: 20},
+	}
+}
+
+// Tasks are the tasks the image trainer knows.
+var Tasks = []string{"denoise", "inpaint", "colorize"}
+
+// Load reads a YAML config over Default: unknown keys are errors, and the
+// result is validated.
+func Load(path string) (Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	cfg, err := Parse(raw)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes a YAML config over Default and validates it.
+func Parse(raw []byte) (Config, error) {
+	cfg := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, err
+	}
+	for i := range cfg.Data {
+		if cfg.Data[i].Loss == "" {
+			cfg.Data[i].Loss = "l2"
+		}
+		if cfg.Data[i].Region == "" {
+			cfg.Data[i].Region = "all"
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every bad field, by path.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if c.Output == "" {
+		bad("output", "required")
+	}
+	if err := c.Model.Validate(); err != nil {
+		bad("model", "%v", err)
+	}
+	if len(c.Data) == 0 {
+		bad("data", "at least one dataset")
+	}
+	for i, d := range c.Data {
+		p := fmt.Sprintf("data[%d]", i)
+		if d.Dir == "" {
+			bad(p+".dir", "required")
+		}
+		if !slices.Contains(Tasks, d.Task) {
+			bad(p+".task", "must be one of %v (got %q)", Tasks, d.Task)
+		}
+		if d.Loss != "l1" && d.Loss != "l2" {
+			bad(p+".loss", "must be l1 or l2 (got %q)", d.Loss)
+		}
+		if d.Region != "all" && d.Region != "hole" {
+			bad(p+".region", "must be all or hole (got %q)", d.Region)
+		}
+		if d.Region == "hole" && d.Task != "inpaint" {
+			bad(p+".region", "hole needs task inpaint (got %q)", d.Task)
+		}
+	}
+	s := c.Train
+	if s.Steps < 1 {
+		bad("train.steps", "must be >= 1 (got %d)", s.Steps)
+	}
+	if s.BatchSize < 1 {
+		bad("train.batch_size", "must be >= 1 (got %d)", s.BatchSize)
+	}
+	if s.LearningRate <= 0 {
+		bad("train.learning_rate", "must be > 0 (got %g)", s.LearningRate)
+	}
+	if s.ShuffleBuffer < 0 {
+		bad("train.shuffle_buffer", "must be >= 0 (got %d)", s.ShuffleBuffer)
+	}
+	if s.CheckpointEvery < 1 {
+		bad("train.checkpoint_every", "must be >= 1 (got %d)", s.CheckpointEvery)
+	}
+	if s.Keep < 1 {
+		bad("train.keep", "must be >= 1 (got %d)", s.Keep)
+	}
+	if s.LogEvery < 1 {
+		bad("train.log_every", "must be >= 1 (got %d)", s.LogEvery)
+	}
+	return errors.Join(errs...)
+}
