@@ -106,6 +106,10 @@ type Audio struct {
 	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"`
 	// MaxSeconds rejects longer audio before its samples are decoded.
 	MaxSeconds float64 `yaml:"max_seconds" json:"max_seconds"`
+	// MaxSamples rejects a WAV with more samples per channel, judged from its
+	// header before decoding: it bounds a worker's memory (4 bytes a sample)
+	// where MaxSeconds does not, at high sample rates.
+	MaxSamples int64 `yaml:"max_samples" json:"max_samples,omitempty"`
 	// Mel is the log-mel front end; mel.sample_rate is the rate every input
 	// is resampled to.
 	Mel audio.MelConfig `yaml:"mel" json:"mel"`
@@ -180,7 +184,7 @@ func Default() Config {
 			RangeMB: 64, GroupSize: 1000, NumBuckets: 16,
 		},
 		Audio: Audio{
-			MaxBytes: 512 << 20, MaxSeconds: 600, Mel: audio.DefaultMel(),
+			MaxBytes: 512 << 20, MaxSeconds: 600, MaxSamples: 64 << 20, Mel: audio.DefaultMel(),
 			ClipSeconds: 10, MinSeconds: 0.5, SilenceDBFS: -60, TimeoutSeconds: 120,
 		},
 		Video: Video{
@@ -465,11 +469,11 @@ func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessa
 		doc.Text = &t
 	case "audio":
 		a := c.Audio
-		a.TimeoutSeconds = 0
+		a.TimeoutSeconds, a.MaxSamples = 0, 0
 		doc.Audio = &a
 	case "video":
 		a, v := c.Audio, c.Video
-		a.TimeoutSeconds, v.TimeoutSeconds = 0, 0
+		a.TimeoutSeconds, v.TimeoutSeconds, a.MaxSamples = 0, 0, 0
 		doc.Image, doc.Audio, doc.Video = &c.Image, &a, &v
 	}
 	data, err := json.Marshal(doc)
@@ -560,6 +564,9 @@ func (a Audio) validate() []error {
 	}
 	if a.MaxBytes <= 0 {
 		bad("audio.max_bytes", "must be > 0 (got %d)", a.MaxBytes)
+	}
+	if a.MaxSamples <= 0 {
+		bad("audio.max_samples", "must be > 0 (got %d)", a.MaxSamples)
 	}
 	if !(a.MaxSeconds > 0) {
 		bad("audio.max_seconds", "must be > 0 (got %v)", a.MaxSeconds)

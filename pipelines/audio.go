@@ -146,7 +146,7 @@ func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ 
 // machine.
 func (f *audioFn) decode(ctx context.Context, key string, data []byte) (samples []float32, rate int, reason, detail string, err error) {
 	if bytes.HasPrefix(data, []byte("RIFF")) && len(data) >= 12 && string(data[8:12]) == "WAVE" {
-		clip, err := audio.DecodeWAV(data, audio.Limits{MaxSeconds: f.Audio.MaxSeconds, MaxSampleRate: audio.DefaultLimits().MaxSampleRate})
+		clip, err := audio.DecodeWAV(data, audio.Limits{MaxSeconds: f.Audio.MaxSeconds, MaxSamples: f.Audio.MaxSamples, MaxSampleRate: audio.DefaultLimits().MaxSampleRate})
 		if err != nil {
 			var de *audio.DecodeError
 			if errors.As(err, &de) {
