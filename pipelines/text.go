@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -412,18 +413,27 @@ func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all fun
 	if err != nil {
 		return err
 	}
-	process := func(group []TextDoc, others func(i int) []TextDoc) error {
-		for i, d := range group {
-			if err := f.instances(ctx, w, d, others(i), outcome); err != nil {
-				return err
-			}
+	// docs and odocs are reused across groups and documents: CreateInstances
+	// keeps no reference to its others.
+	var docs, odocs []text.Document
+	asDocs := func(dst []text.Document, src []TextDoc) []text.Document {
+		for _, d := range src {
+			dst = append(dst, text.Document{ID: d.Key, Sentences: d.Sentences})
 		}
-		return nil
+		return dst
 	}
 	g := grouping[TextDoc]{size: f.Text.GroupSize, numBuckets: f.Text.NumBuckets}
 	err = eachGroup(ctx, fs, b, all, g, func(group, extra []TextDoc) error {
+		docs = asDocs(docs[:0], group)
 		if extra == nil {
-			return process(group, func(i int) []TextDoc { return without(group, i) })
+			// Each document's others: the rest of its group, in order.
+			for i := range docs {
+				odocs = append(append(odocs[:0], docs[:i]...), docs[i+1:]...)
+				if err := f.instances(ctx, w, docs[i], odocs, outcome); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		// The whole bucket is one document: its random-next sentences come
 		// from the first group of the next non-empty bucket.
@@ -432,7 +442,13 @@ func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all fun
 			outcome(sinks.OutcomeFiltered("single_document_corpus"))
 			return nil
 		}
-		return process(group, func(int) []TextDoc { return extra })
+		odocs = asDocs(odocs[:0], extra)
+		for i := range docs {
+			if err := f.instances(ctx, w, docs[i], odocs, outcome); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -440,24 +456,13 @@ func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all fun
 	return w.Finish(ctx, emitTemp)
 }
 
-func without(g []TextDoc, i int) []TextDoc {
-	out := make([]TextDoc, 0, len(g)-1)
-	out = append(out, g[:i]...)
-	return append(out, g[i+1:]...)
-}
-
-func (f *instancesFn) instances(ctx context.Context, w *sinks.Writer, d TextDoc, others []TextDoc, outcome func(string)) error {
-	doc := text.Document{ID: d.Key, Sentences: d.Sentences}
-	odocs := make([]text.Document, len(others))
-	for i, o := range others {
-		odocs[i] = text.Document{ID: o.Key, Sentences: o.Sentences}
-	}
+func (f *instancesFn) instances(ctx context.Context, w *sinks.Writer, doc text.Document, odocs []text.Document, outcome func(string)) error {
 	n := 0
 	for dupe := 0; dupe < f.cfg.DupeFactor; dupe++ {
-		rng := seeding.New(f.Seed, TextTask, d.Key, dupe)
+		rng := seeding.New(f.Seed, TextTask, doc.ID, dupe)
 		for i, in := range text.CreateInstances(doc, odocs, f.cfg, f.vocab, rng) {
 			row := sinks.MLMRow{
-				Key: fmt.Sprintf("%s#%04d", d.Key, i), DocIDA: in.DocA, DocIDB: in.DocB, Dupe: int32(dupe),
+				Key: rowKey(doc.ID, i), DocIDA: in.DocA, DocIDB: in.DocB, Dupe: int32(dupe),
 				InputIDs: in.InputIDs, SegmentIDs: in.SegmentIDs,
 				MaskedLMPositions: in.MaskedPositions, MaskedLMIDs: in.MaskedIDs,
 				IsRandomNext: in.IsRandomNext, NumTokens: int32(len(in.InputIDs)),
@@ -493,7 +498,41 @@ func countInstance(w *sinks.Writer, in text.Instance) {
 	if in.IsRandomNext {
 		w.Count("random_next", 1)
 	}
-	w.Count(fmt.Sprintf("length_%03d", (len(in.InputIDs)/16)*16), 1)
+	w.Count(lengthKey(len(in.InputIDs)), 1)
+}
+
+// rowKey is fmt.Sprintf("%s#%04d", docKey, i) without fmt.
+func rowKey(docKey string, i int) string {
+	b := make([]byte, 0, len(docKey)+6)
+	b = append(b, docKey...)
+	b = append(b, '#')
+	return string(appendPadded(b, i, 4))
+}
+
+// lengthKeys caches lengthKey's strings for the usual sequence lengths.
+var lengthKeys = func() (keys [8192/16 + 1]string) {
+	for i := range keys {
+		keys[i] = string(appendPadded([]byte("length_"), i*16, 3))
+	}
+	return keys
+}()
+
+// lengthKey is fmt.Sprintf("length_%03d", (n/16)*16).
+func lengthKey(n int) string {
+	if n >= 0 && n/16 < len(lengthKeys) {
+		return lengthKeys[n/16]
+	}
+	return string(appendPadded([]byte("length_"), (n/16)*16, 3))
+}
+
+// appendPadded appends n >= 0 in decimal, zero-padded to width digits (%0*d).
+func appendPadded(b []byte, n, width int) []byte {
+	var d [20]byte
+	s := strconv.AppendInt(d[:0], int64(n), 10)
+	for k := len(s); k < width; k++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
 }
 
 func jsonUnmarshal(data []byte, into any) error { return json.Unmarshal(data, into) }

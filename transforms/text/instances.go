@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 )
 
 // InstanceConfig holds the parameters of BERT's create_pretraining_data.py,
@@ -91,6 +92,9 @@ func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Voc
 	}
 	var out []Instance
 	var chunk [][]int32
+	// a and b are scratch: each instance copies them into one allocation
+	// (input ids and segment ids), so they are reused across chunks.
+	var abuf, bbuf []int32
 	length := 0
 	for i := 0; i < len(doc.Sentences); i++ {
 		chunk = append(chunk, doc.Sentences[i])
@@ -102,7 +106,7 @@ func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Voc
 		if len(chunk) >= 2 {
 			aEnd = randInt(rng, 1, len(chunk)-1)
 		}
-		var a, b []int32
+		a, b := abuf[:0], bbuf[:0]
 		for _, s := range chunk[:aEnd] {
 			a = append(a, s...)
 		}
@@ -117,7 +121,7 @@ func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Voc
 				if len(other.Sentences) == 0 {
 					// Never drawn by the pipeline, which drops empty documents;
 					// a caller's empty document gives no B.
-					chunk, length = nil, 0
+					chunk, length = chunk[:0], 0
 					continue
 				}
 				for j := rng.IntN(len(other.Sentences)); j < len(other.Sentences); j++ {
@@ -135,15 +139,17 @@ func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Voc
 				b = append(b, s...)
 			}
 		}
-		chunk, length = nil, 0
+		chunk, length = chunk[:0], 0
+		abuf, bbuf = a, b
 		if len(a) == 0 || len(b) == 0 {
 			continue // a one-sentence chunk with no other document to pair it with
 		}
-		a, b = truncatePair(append([]int32(nil), a...), append([]int32(nil), b...), maxNum, rng)
+		a, b = truncatePair(a, b, maxNum, rng)
 		in := Instance{DocA: doc.ID, DocB: docB, IsRandomNext: random}
-		in.InputIDs = make([]int32, 0, len(a)+len(b)+3)
-		in.InputIDs = append(append(append(append(append(in.InputIDs, sp.cls), a...), sp.sep), b...), sp.sep)
-		in.SegmentIDs = make([]int32, len(in.InputIDs))
+		n := len(a) + len(b) + 3
+		ids := make([]int32, 2*n)
+		in.InputIDs = append(append(append(append(append(ids[:0:n], sp.cls), a...), sp.sep), b...), sp.sep)
+		in.SegmentIDs = ids[n:]
 		for k := len(a) + 2; k < len(in.SegmentIDs); k++ {
 			in.SegmentIDs[k] = 1
 		}
@@ -197,35 +203,42 @@ func (v *Vocab) MaskTokens(ids []int32, prob float64, maxPred int, wholeWord boo
 	// A candidate is a whole word: pos[a:b]. As in the reference, a "##"
 	// piece joins the last candidate (even across a [SEP]). Spans into one
 	// slice instead of a slice per word keep this garbage-free.
-	type span struct{ a, b int32 }
-	pos := make([]int32, 0, len(ids))
-	cands := make([]span, 0, len(ids))
+	sc := maskScratchPool.Get().(*maskScratch)
+	defer maskScratchPool.Put(sc)
+	pos := sc.pos[:0]
+	cands := sc.cands[:0]
 	for i, id := range ids {
 		if id == sp.cls || id == sp.sep {
 			continue
 		}
 		pos = append(pos, int32(i))
 		if wholeWord && len(cands) > 0 && strings.HasPrefix(v.Token(id), "##") {
-			cands[len(cands)-1].b++
+			cands[len(cands)-1][1]++
 			continue
 		}
 		n := int32(len(pos))
-		cands = append(cands, span{n - 1, n})
+		cands = append(cands, [2]int32{n - 1, n})
 	}
+	sc.pos, sc.cands = pos, cands
 	rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	numToPredict := min(maxPred, max(1, int(math.RoundToEven(float64(len(ids))*prob))))
-	masked := make([]bool, len(ids))
-	original := append([]int32(nil), ids...)
+	// Positions are chosen in shuffled order, each at most once; they are
+	// sorted (with their original ids) at the end. One allocation holds both.
 	n := 0
 	for _, set := range cands {
 		if n >= numToPredict {
 			break
 		}
-		if n+int(set.b-set.a) > numToPredict {
+		if n+int(set[1]-set[0]) > numToPredict {
 			continue
 		}
-		for _, i := range pos[set.a:set.b] {
-			masked[i] = true
+		for _, i := range pos[set[0]:set[1]] {
+			if positions == nil {
+				buf := make([]int32, 2*numToPredict)
+				positions, originals = buf[:0:numToPredict], buf[numToPredict:numToPredict]
+			}
+			positions = append(positions, i)
+			originals = append(originals, ids[i])
 			n++
 			switch {
 			case rng.Float64() < 0.8:
@@ -239,14 +252,26 @@ func (v *Vocab) MaskTokens(ids []int32, prob float64, maxPred int, wholeWord boo
 			}
 		}
 	}
-	for i, m := range masked {
-		if m {
-			positions = append(positions, int32(i))
-			originals = append(originals, original[i])
+	// Insertion sort: at most max_predictions_per_seq entries.
+	for k := 1; k < len(positions); k++ {
+		p, o := positions[k], originals[k]
+		j := k - 1
+		for ; j >= 0 && positions[j] > p; j-- {
+			positions[j+1], originals[j+1] = positions[j], originals[j]
 		}
+		positions[j+1], originals[j+1] = p, o
 	}
 	return positions, originals, replacements
 }
+
+// maskScratch is MaskTokens' per-call working memory, pooled: a Vocab is
+// shared by concurrent callers.
+type maskScratch struct {
+	pos   []int32
+	cands [][2]int32 // a whole word: pos[c[0]:c[1]]
+}
+
+var maskScratchPool = sync.Pool{New: func() any { return new(maskScratch) }}
 
 type specials struct {
 	cls, sep, mask int32

@@ -25,16 +25,21 @@ var abbreviations = map[string]bool{
 // initial (J. Smith), inside a number (3.14, no space follows) or inside an
 // ellipsis followed by a lower-case word.
 func SplitSentences(paragraph string) []string {
-	p := strings.Join(strings.Fields(paragraph), " ")
+	p := paragraph
+	if !singleSpaced(p) {
+		p = strings.Join(strings.Fields(paragraph), " ")
+	}
 	var out []string
 	start := 0
 	for i := 0; i < len(p); {
-		r, size := utf8.DecodeRuneInString(p[i:])
-		if r != '.' && r != '!' && r != '?' {
-			i += size
-			continue
+		// '.', '!' and '?' are ASCII: they never occur inside a multi-byte rune.
+		k := strings.IndexAny(p[i:], ".!?")
+		if k < 0 {
+			break
 		}
-		end := i + size
+		i += k
+		r := rune(p[i])
+		end := i + 1
 		for end < len(p) && strings.ContainsRune(".!?", rune(p[end])) {
 			end++
 		}
@@ -57,6 +62,37 @@ func SplitSentences(paragraph string) []string {
 		out = append(out, rest)
 	}
 	return out
+}
+
+// singleSpaced reports whether strings.Join(strings.Fields(s), " ") == s:
+// no leading, trailing or repeated white space and no white space but ' '.
+func singleSpaced(s string) bool {
+	prevSpace := true // a leading space is not single-spaced
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch c {
+			case ' ':
+				if prevSpace {
+					return false
+				}
+				prevSpace = true
+			case '\t', '\n', '\v', '\f', '\r':
+				return false
+			default:
+				prevSpace = false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			return false
+		}
+		prevSpace = false
+		i += size
+	}
+	return !prevSpace || len(s) == 0
 }
 
 func startsSentence(s string) bool {
