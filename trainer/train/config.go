@@ -21,8 +21,11 @@ type Config struct {
 	Backend string `yaml:"backend" json:"-"`
 	// Seed seeds the initial weights and the loaders' order.
 	Seed int64 `yaml:"seed" json:"seed"`
-	// Model is the convolutional encoder–decoder.
+	// Model is the convolutional encoder–decoder of the image tasks.
 	Model model.Conv `yaml:"model" json:"model"`
+	// BERT is the text model: a run of task mlm_nsp needs it, and then
+	// Model is unused.
+	BERT *model.BERT `yaml:"bert" json:"bert,omitempty"`
 	// Data are the datasets trained on; the steps go round them, one batch
 	// each (multi-task pretraining with one shared network).
 	Data []Dataset `yaml:"data" json:"data"`
@@ -34,8 +37,13 @@ type Config struct {
 type Dataset struct {
 	// Dir is the task's folder (with _manifest.json), local or gs:// / s3://.
 	Dir string `yaml:"dir" json:"dir"`
-	// Task is the task the folder must hold: denoise, inpaint or colorize.
+	// Task is the task the folder must hold: denoise, inpaint, colorize or
+	// mlm_nsp (text: needs the config's bert section and Vocab).
 	Task string `yaml:"task" json:"task"`
+	// Vocab is the WordPiece vocabulary file the text shards were written
+	// with (task mlm_nsp: the text pipeline config's text.vocab); dynamic
+	// masking draws from it and its size is the MLM head's.
+	Vocab string `yaml:"vocab" json:"vocab,omitempty"`
 	// Loss is l1 or l2 (per pixel and channel).
 	Loss string `yaml:"loss" json:"loss"`
 	// Region is where the loss is taken: all (the whole image) or hole
@@ -69,8 +77,11 @@ func Default() Config {
 	}
 }
 
-// Tasks are the tasks the image trainer knows.
-var Tasks = []string{"denoise", "inpaint", "colorize"}
+// Tasks are the tasks the trainer knows: the image tasks, then TextTask.
+var Tasks = []string{"denoise", "inpaint", "colorize", TextTask}
+
+// TextTask is the text pretraining task, trained with Config.BERT.
+const TextTask = "mlm_nsp"
 
 // Load reads a YAML config over Default: unknown keys are errors, and the
 // result is validated.
@@ -114,8 +125,26 @@ func (c Config) Validate() error {
 	if c.Output == "" {
 		bad("output", "required")
 	}
-	if err := c.Model.Validate(); err != nil {
-		bad("model", "%v", err)
+	text := 0
+	for _, d := range c.Data {
+		if d.Task == TextTask {
+			text++
+		}
+	}
+	if c.BERT != nil {
+		if err := c.BERT.Validate(); err != nil {
+			bad("bert", "%v", err)
+		}
+		if text < len(c.Data) {
+			bad("bert", "the text model trains on task %s only: every dataset must be %s (an image task needs model:, without bert:)", TextTask, TextTask)
+		}
+	} else {
+		if err := c.Model.Validate(); err != nil {
+			bad("model", "%v", err)
+		}
+		if text > 0 {
+			bad("bert", "task %s needs the text model: a bert: section (layers, width, heads; see configs/train-bert.yaml); model: is the image encoder–decoder", TextTask)
+		}
 	}
 	if len(c.Data) == 0 {
 		bad("data", "at least one dataset")
@@ -136,6 +165,9 @@ func (c Config) Validate() error {
 		}
 		if d.Region == "hole" && d.Task != "inpaint" {
 			bad(p+".region", "hole needs task inpaint (got %q)", d.Task)
+		}
+		if d.Task == TextTask && d.Vocab == "" {
+			bad(p+".vocab", "task %s needs the vocabulary the shards were written with (e.g. testdata/wordpiece/vocab-bert-base-uncased.txt)", TextTask)
 		}
 	}
 	s := c.Train

@@ -95,13 +95,14 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 	defer be.Finalize()
 	confJSON, err := json.Marshal(struct {
-		Seed  int64      `json:"seed"`
-		Model model.Conv `json:"model"`
-		Data  []Dataset  `json:"data"`
-		Batch int        `json:"batch_size"`
-		LR    float64    `json:"learning_rate"`
-		Shuf  int        `json:"shuffle_buffer"`
-	}{cfg.Seed, cfg.Model, cfg.Data, cfg.Train.BatchSize, cfg.Train.LearningRate, cfg.Train.ShuffleBuffer})
+		Seed  int64       `json:"seed"`
+		Model model.Conv  `json:"model"`
+		BERT  *model.BERT `json:"bert,omitempty"`
+		Data  []Dataset   `json:"data"`
+		Batch int         `json:"batch_size"`
+		LR    float64     `json:"learning_rate"`
+		Shuf  int         `json:"shuffle_buffer"`
+	}{cfg.Seed, cfg.Model, cfg.BERT, cfg.Data, cfg.Train.BatchSize, cfg.Train.LearningRate, cfg.Train.ShuffleBuffer})
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +135,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	st.Config = confJSON
 	res := &Result{ResumedFrom: st.Step, Step: st.Step}
 
+	vocabs, err := loadVocabs(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
 	loaders := make([]*data.Loader, len(cfg.Data))
 	defer func() {
 		for _, l := range loaders {
@@ -146,6 +151,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		o := data.DefaultOptions()
 		o.Task, o.BatchSize, o.DropRemainder = d.Task, cfg.Train.BatchSize, true
 		o.ShuffleBuffer, o.Seed, o.Epochs = cfg.Train.ShuffleBuffer, cfg.Seed+int64(i), 0
+		o.Vocab = vocabs[i]
 		if st.Loaders != nil {
 			o.Resume = &st.Loaders[i]
 		}
@@ -167,7 +173,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 
 	// Checked(false): a checkpoint may have created the variables already.
-	tr := train.NewTrainer(be, gctx.Checked(false), imageModel(cfg.Model), imageLoss,
+	modelFn, lossFn := imageModel(cfg.Model), imageLoss
+	if cfg.BERT != nil {
+		modelFn, lossFn = textModel(*cfg.BERT, vocabs[0].Size()), model.PretrainLoss
+	}
+	tr := train.NewTrainer(be, gctx.Checked(false), modelFn, lossFn,
 		optimizers.Adam().LearningRate(cfg.Train.LearningRate).Done(), nil, nil)
 	save := func() error {
 		for i, l := range loaders {
@@ -224,7 +234,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("train: data[%d] (%s): %w", di, cfg.Data[di].Dir, err)
 		}
-		in, lab, spec, err := imageTensors(cfg.Model, cfg.Data[di], b)
+		var in, lab []*tensors.Tensor
+		var spec any
+		if cfg.BERT != nil {
+			in, lab, err = textTensors(*cfg.BERT, vocabs[di].Size(), b)
+		} else {
+			in, lab, spec, err = imageTensors(cfg.Model, cfg.Data[di], b)
+		}
 		if err != nil {
 			return res, fmt.Errorf("train: data[%d] (%s): %w", di, cfg.Data[di].Dir, err)
 		}
@@ -306,7 +322,7 @@ func scalar(t *tensors.Tensor) float64 {
 // countParams is the number of weights of the encoder and the decoder.
 func countParams(ctx *gcontext.Context) int {
 	n := 0
-	for _, scope := range []string{"/" + model.EncoderScope, "/decoder"} {
+	for _, scope := range []string{"/" + model.EncoderScope, "/decoder", "/" + model.BERTHeadsScope} {
 		for v := range ctx.InAbsPath(scope).IterVariablesInScope() {
 			n += v.Shape().Size()
 		}

@@ -81,11 +81,15 @@ func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manif
 	return m, os.WriteFile(filepath.Join(dir, sinks.ManifestName), data, 0o644)
 }
 
-func shardWriter(buf *bytes.Buffer, task string, m *sinks.Manifest) any {
-	opts := sinks.ShardOptions{RowGroupRows: 16, Metadata: map[string]string{
+func shardOptions(task string, m *sinks.Manifest) sinks.ShardOptions {
+	return sinks.ShardOptions{RowGroupRows: 16, Metadata: map[string]string{
 		"pretext.task": task, "pretext.schema_version": m.SchemaVersion, "pretext.config_hash": m.ConfigHash,
 		"pretext.seed": strconv.FormatInt(m.Seed, 10), "pretext.version": sinks.Version,
 	}}
+}
+
+func shardWriter(buf *bytes.Buffer, task string, m *sinks.Manifest) any {
+	opts := shardOptions(task, m)
 	if task == "inpaint" {
 		return sinks.NewShardWriter[sinks.InpaintRow](buf, opts)
 	}

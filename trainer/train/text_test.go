@@ -1,0 +1,138 @@
+package train
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pretext-dev/pretext/trainer/internal/shardtest"
+	"github.com/pretext-dev/pretext/trainer/model"
+)
+
+// tinyTextConfig is a run of a 1-layer BERT of width 16 on mlm_nsp fixture
+// shards (masking: none, so the loader masks dynamically) written under dir.
+func tinyTextConfig(t *testing.T, dir string) Config {
+	t.Helper()
+	vocab := filepath.Join(dir, "vocab.txt")
+	if err := shardtest.Vocab(vocab, 40); err != nil {
+		t.Fatal(err)
+	}
+	shards := filepath.Join(dir, "shards", "mlm_nsp")
+	if _, err := shardtest.Text(shards, 2, 16, 16, 40, 7); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	cfg.Output = filepath.Join(dir, "run")
+	cfg.BERT = &model.BERT{Layers: 1, Width: 16, Heads: 2, Intermediate: 32, MaxPositions: 16}
+	cfg.Data = []Dataset{{Dir: shards, Task: TextTask, Vocab: vocab, Loss: "l2", Region: "all"}}
+	cfg.Train = Schedule{Steps: 8, BatchSize: 8, LearningRate: 1e-2, ShuffleBuffer: 8, CheckpointEvery: 3, Keep: 2, LogEvery: 1}
+	return cfg
+}
+
+// TestTextResume: the MLM + NSP loss of a tiny BERT falls, and a run stopped
+// after 4 of 8 steps and resumed ends with the weights of an uninterrupted one.
+func TestTextResume(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyTextConfig(t, dir)
+	var log strings.Builder
+	full, err := Run(context.Background(), cfg, Options{Log: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	t.Logf("uninterrupted: %+v\n%s", full, log.String())
+	if full.Step != 8 || !(full.LastLoss < full.FirstLoss) {
+		t.Errorf("uninterrupted run: %+v, want 8 steps and a falling loss", full)
+	}
+	if full.Params == 0 {
+		t.Errorf("no parameters counted")
+	}
+	want := weights(t, cfg.Output)
+
+	cfg2 := cfg
+	cfg2.Output = filepath.Join(dir, "run2")
+	if part, err := Run(context.Background(), cfg2, Options{StopAfter: 4}); err != nil || part.Step != 4 {
+		t.Fatalf("interrupted run: %+v, %v", part, err)
+	}
+	rest, err := Run(context.Background(), cfg2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rest.ResumedFrom != 3 || rest.Step != 8 {
+		t.Errorf("resumed run: from step %d to %d, want 3 to 8", rest.ResumedFrom, rest.Step)
+	}
+	got := weights(t, cfg2.Output)
+	if len(got) != len(want) || len(want) < 8 {
+		t.Fatalf("resumed run has %d variables, uninterrupted %d", len(got), len(want))
+	}
+	for name, w := range want {
+		g := got[name]
+		if len(g) != len(w) {
+			t.Errorf("%s: %d values, want %d", name, len(g), len(w))
+			continue
+		}
+		for i := range w {
+			if g[i] != w[i] {
+				t.Errorf("%s[%d] = %v after resuming, %v uninterrupted", name, i, g[i], w[i])
+				break
+			}
+		}
+	}
+}
+
+// TestTextLossFalls: over more steps the loss of the tiny BERT clearly
+// falls (the fixture's sentences count up, so the masked words and the NSP
+// label are predictable).
+func TestTextLossFalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 40 steps")
+	}
+	for _, preLN := range []bool{false, true} {
+		cfg := tinyTextConfig(t, t.TempDir())
+		cfg.BERT.PreLN = preLN
+		cfg.Train.Steps, cfg.Train.CheckpointEvery = 40, 40
+		res, err := Run(context.Background(), cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("pre_ln %v: %+v", preLN, res)
+		if !(res.LastLoss < 0.9*res.FirstLoss) {
+			t.Errorf("pre_ln %v: loss %.4f → %.4f, want it to fall by more than 10%%", preLN, res.FirstLoss, res.LastLoss)
+		}
+	}
+}
+
+// TestTextShardImageModel: a text dataset under an image model, whether
+// declared as mlm_nsp (no bert section) or as an image task, is refused
+// with a clear error.
+func TestTextShardImageModel(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyTextConfig(t, dir)
+	cfg.BERT = nil
+	_, err := Run(context.Background(), cfg, Options{})
+	if err == nil || !strings.Contains(err.Error(), "bert") || !strings.Contains(err.Error(), TextTask) {
+		t.Errorf("mlm_nsp without bert: err = %v, want it to ask for a bert section", err)
+	}
+	cfg.Data[0].Task, cfg.Data[0].Vocab = "denoise", ""
+	_, err = Run(context.Background(), cfg, Options{})
+	if err == nil || !strings.Contains(err.Error(), "denoise") || !strings.Contains(err.Error(), TextTask) {
+		t.Errorf("text shards as denoise: err = %v, want a wrong-task error naming both", err)
+	}
+	t.Log(err)
+	cfg = tinyTextConfig(t, t.TempDir())
+	cfg.Data = append(cfg.Data, Dataset{Dir: "x", Task: "denoise", Loss: "l2", Region: "all"})
+	if _, err := Run(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "bert") {
+		t.Errorf("bert with an image dataset: err = %v, want a refusal", err)
+	}
+}
+
+// TestBERTConfig: configs/train-bert.yaml loads, with the text model.
+func TestBERTConfig(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "..", "configs", "train-bert.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BERT == nil || cfg.BERT.Layers != 2 || cfg.BERT.Width != 64 || cfg.BERT.Heads != 2 || len(cfg.Data) != 1 || cfg.Data[0].Task != TextTask {
+		t.Errorf("configs/train-bert.yaml: %+v, bert %+v", cfg, cfg.BERT)
+	}
+}
