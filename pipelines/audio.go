@@ -98,6 +98,10 @@ func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ 
 		outcome(sinks.OutcomeDead(stage, reason))
 	}
 	var buf bytes.Buffer
+	if ref.Size > 0 && ref.Size <= f.Audio.MaxBytes {
+		// One allocation of the listed size, not one per doubling.
+		buf.Grow(int(ref.Size) + bytes.MinRead)
+	}
 	_, reason, detail, err := transforms.CopyInput(ctx, ref.Source, f.Audio.MaxBytes, &buf)
 	if err != nil {
 		return err
