@@ -66,19 +66,11 @@ func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manif
 		if err := w.(interface{ Close() error }).Close(); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+		if err := addShard(dir, name, buf.Bytes(), rows, m); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(buf.Bytes())
-		m.Shards = append(m.Shards, sinks.ShardEntry{Path: name, Rows: int64(rows), Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
-		m.Rows += int64(rows)
 	}
-	m.Inputs, m.Labeled = m.Rows, m.Rows
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return m, os.WriteFile(filepath.Join(dir, sinks.ManifestName), data, 0o644)
+	return m, writeManifest(dir, m)
 }
 
 func shardOptions(task string, m *sinks.Manifest) sinks.ShardOptions {
@@ -134,4 +126,25 @@ func encodePNG(img image.Image) []byte {
 		panic(err) // in-memory encoding of a valid image does not fail
 	}
 	return b.Bytes()
+}
+
+// addShard writes a shard's bytes as dir/name and lists it in m.
+func addShard(dir, name string, data []byte, rows int, m *sinks.Manifest) error {
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	m.Shards = append(m.Shards, sinks.ShardEntry{Path: name, Rows: int64(rows), Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	m.Rows += int64(rows)
+	return nil
+}
+
+// writeManifest commits m in dir, every input labeled.
+func writeManifest(dir string, m *sinks.Manifest) error {
+	m.Inputs, m.Labeled = m.Rows, m.Rows
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, sinks.ManifestName), data, 0o644)
 }

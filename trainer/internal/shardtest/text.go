@@ -2,13 +2,10 @@ package shardtest
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/pretext-dev/pretext/sinks"
@@ -89,17 +86,9 @@ func Text(dir string, shards, rows, seqLen, words int, seed uint64) (*sinks.Mani
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+		if err := addShard(dir, name, buf.Bytes(), rows, m); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(buf.Bytes())
-		m.Shards = append(m.Shards, sinks.ShardEntry{Path: name, Rows: int64(rows), Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])})
-		m.Rows += int64(rows)
 	}
-	m.Inputs, m.Labeled = m.Rows, m.Rows
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return m, os.WriteFile(filepath.Join(dir, sinks.ManifestName), data, 0o644)
+	return m, writeManifest(dir, m)
 }
