@@ -147,11 +147,11 @@ func runnerDryRun() bool {
 }
 
 func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, every time.Duration) error {
+	p, s := beam.NewPipelineWithRoot()
+	pipelines.Build(s, cfg, plan)
 	if runnerDryRun() {
 		// Nothing runs, so nothing is prepared (old manifests stay) and no
 		// manifest is read afterwards.
-		p, s := beam.NewPipelineWithRoot()
-		pipelines.Build(s, cfg, plan)
 		if err := beamx.Run(ctx, p); err != nil {
 			return fmt.Errorf("dry run: %w", err)
 		}
@@ -161,8 +161,6 @@ func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, e
 	if err := plan.Prepare(ctx); err != nil {
 		return err
 	}
-	p, s := beam.NewPipelineWithRoot()
-	pipelines.Build(s, cfg, plan)
 
 	stop := make(chan struct{})
 	done := make(chan struct{})
