@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"container/heap"
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +116,7 @@ func less[T Row](a, b T) bool {
 	return a.RowVariant() < b.RowVariant()
 }
 
-// Temporary files are zstd-compressed gob streams rather than Parquet: Beam's
+// Temporary files are zstd-compressed streams of rows (tempcodec.go) rather than Parquet: Beam's
 // filesystems give no random access, and a stream reads back from any store
 // with memory for one row.
 var encoderOptions = []zstd.EOption{
@@ -133,9 +132,9 @@ func (p *partition[T]) WriteSorted(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	enc := gob.NewEncoder(zw)
+	encode := newTempEncoder[T](zw)
 	for i := range p.rows {
-		if err := enc.Encode(&p.rows[i]); err != nil {
+		if err := encode(&p.rows[i]); err != nil {
 			zw.Close()
 			return fmt.Errorf("sinks: encoding temporary row: %w", err)
 		}
@@ -154,7 +153,7 @@ type tempReader[T Row] struct {
 	name string
 	rc   io.ReadCloser
 	zr   *zstd.Decoder
-	dec  *gob.Decoder
+	dec  func(*T) error
 	head T
 }
 
@@ -168,13 +167,13 @@ func openTemp[T Row](ctx context.Context, fs filesystem.Interface, name string) 
 		rc.Close()
 		return nil, err
 	}
-	return &tempReader[T]{name: name, rc: rc, zr: zr, dec: gob.NewDecoder(zr)}, nil
+	return &tempReader[T]{name: name, rc: rc, zr: zr, dec: newTempDecoder[T](zr)}, nil
 }
 
 // next reads the following row into head; it returns io.EOF at the end.
 func (t *tempReader[T]) next() error {
 	var row T
-	if err := t.dec.Decode(&row); err != nil {
+	if err := t.dec(&row); err != nil {
 		if errors.Is(err, io.EOF) {
 			return io.EOF
 		}
@@ -359,8 +358,8 @@ func mergeToTemp[T Row](ctx context.Context, fs filesystem.Interface, inputs []s
 		out.Close()
 		return err
 	}
-	enc := gob.NewEncoder(zw)
-	_, err = mergeRows(ctx, fs, inputs, func(row T) error { return enc.Encode(&row) })
+	encode := newTempEncoder[T](zw)
+	_, err = mergeRows(ctx, fs, inputs, func(row T) error { return encode(&row) })
 	if err == nil {
 		err = zw.Close()
 	} else {
