@@ -38,9 +38,9 @@ type Options struct {
 	// Pretrained is a `pretext train` run folder (or its checkpoints/
 	// folder): its encoder and model configuration are used.
 	Pretrained string
-	// Train and Test are the labeled sets: MNIST idx folders or
-	// folder-per-class trees (see Load). Test may equal Train for an idx
-	// folder: its test set is read.
+	// Train and Test are the labeled sets: a CSV of path,label, Parquet of
+	// input,label, an MNIST idx folder or a folder-per-class tree (see
+	// Load). Test may equal Train for an idx folder: its test set is read.
 	Train, Test string
 	// LabelsPerClass is the number of labeled images per class used.
 	LabelsPerClass int
@@ -199,8 +199,8 @@ func Run(o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(testSet.Classes) != len(trainSet.Classes) {
-		return nil, fmt.Errorf("finetune: the train set has %d classes, the test set %d", len(trainSet.Classes), len(testSet.Classes))
+	if err := CheckClasses(trainSet, testSet); err != nil {
+		return nil, err
 	}
 	idx, err := Subset(trainSet, o.LabelsPerClass, o.Seed)
 	if err != nil {

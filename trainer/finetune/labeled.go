@@ -24,8 +24,10 @@ type Labeled struct {
 	Pixels []float32
 	// Labels are the classes, in [0, len(Classes)).
 	Labels []int
-	// Classes names the classes.
+	// Classes names the classes, sorted.
 	Classes []string
+	// Source is the path it was loaded from, for messages.
+	Source string
 }
 
 // Len is the number of images.
@@ -38,7 +40,7 @@ func (l *Labeled) image(i int) []float32 {
 
 // Pick returns the images at idx, in that order.
 func (l *Labeled) Pick(idx []int) *Labeled {
-	out := &Labeled{Size: l.Size, Channels: l.Channels, Classes: l.Classes}
+	out := &Labeled{Size: l.Size, Channels: l.Channels, Classes: l.Classes, Source: l.Source}
 	for _, i := range idx {
 		out.Pixels = append(out.Pixels, l.image(i)...)
 		out.Labels = append(out.Labels, l.Labels[i])
@@ -46,19 +48,74 @@ func (l *Labeled) Pick(idx []int) *Labeled {
 	return out
 }
 
-// Load reads a labeled set for images of size×size×channels: a folder of
-// MNIST idx files (set is "train" or "test"), or a folder with one subfolder
-// of images per class (set is ignored). Images are centred on a size×size
-// canvas (padded with zeros or cropped).
-func Load(dir, set string, size, channels int) (*Labeled, error) {
-	if _, err := os.Stat(filepath.Join(dir, mnist.TrainImages)); err == nil {
-		s, err := mnist.LoadDir(dir, set)
+// Load reads a labeled set for images of size×size×channels from path:
+//   - a .csv file with a header naming a path and a label column, in either
+//     order (others ignored): image files relative to the CSV's folder, or
+//     absolute, and their class names;
+//   - a .parquet file, or a folder holding .parquet files (read in name
+//     order), with an input column of encoded images (BYTE_ARRAY) and a label
+//     column of class names (strings) or numbers (integers, named in decimal);
+//   - a folder of MNIST idx files (set is "train" or "test"; set matters
+//     only here);
+//   - a folder with one subfolder of images per class, named by it.
+//
+// Images are PNG or JPEG, averaged to gray and centred on a size×size canvas
+// (padded with zeros or cropped). Classes are numbered in name order in every
+// form, so sets with the same class names number them alike (see
+// CheckClasses). Errors name the file and, for CSV and Parquet, the line or
+// row (counted from 1).
+func Load(path, set string, size, channels int) (*Labeled, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("finetune: labeled data: %w", err)
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	switch {
+	case !st.IsDir() && ext == ".csv":
+		return loadCSV(path, size, channels)
+	case !st.IsDir() && ext == ".parquet":
+		return loadParquet(path, []string{path}, size, channels)
+	case !st.IsDir():
+		return nil, fmt.Errorf("finetune: %s: want a .csv file, a .parquet file or a folder", path)
+	}
+	if _, err := os.Stat(filepath.Join(path, mnist.TrainImages)); err == nil {
+		s, err := mnist.LoadDir(path, set)
 		if err != nil {
 			return nil, err
 		}
-		return fromMNIST(s, size, channels), nil
+		l := fromMNIST(s, size, channels)
+		l.Source = path
+		return l, nil
 	}
-	return loadFolder(dir, size, channels)
+	files, err := parquetFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) > 0 {
+		return loadParquet(path, files, size, channels)
+	}
+	return loadFolder(path, size, channels)
+}
+
+// CheckClasses reports whether test names the same classes as train. Load
+// numbers classes in name order, so equal names mean equal labels.
+func CheckClasses(train, test *Labeled) error {
+	if slices.Equal(train.Classes, test.Classes) {
+		return nil
+	}
+	var missing, extra []string
+	for _, c := range train.Classes {
+		if !slices.Contains(test.Classes, c) {
+			missing = append(missing, c)
+		}
+	}
+	for _, c := range test.Classes {
+		if !slices.Contains(train.Classes, c) {
+			extra = append(extra, c)
+		}
+	}
+	return fmt.Errorf("finetune: test set %s: its classes differ from the training set %s's: missing %q, not in training %q",
+		test.Source, train.Source, missing, extra)
 }
 
 func fromMNIST(s *mnist.Set, size, channels int) *Labeled {
@@ -103,7 +160,7 @@ func loadFolder(dir string, size, channels int) (*Labeled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finetune: labeled data: %w", err)
 	}
-	l := &Labeled{Size: size, Channels: channels}
+	c := newCollect(size, channels)
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
@@ -112,50 +169,83 @@ func loadFolder(dir string, size, channels int) (*Labeled, error) {
 		if err != nil {
 			return nil, fmt.Errorf("finetune: labeled data: %w", err)
 		}
-		class := len(l.Classes)
-		added := false
 		for _, f := range files {
 			ext := strings.ToLower(filepath.Ext(f.Name()))
 			if f.IsDir() || !slices.Contains([]string{".png", ".jpg", ".jpeg"}, ext) {
 				continue
 			}
-			path := filepath.Join(dir, e.Name(), f.Name())
-			img, err := decodeFile(path)
+			img, err := decodePath(filepath.Join(dir, e.Name(), f.Name()))
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("finetune: %w", err)
 			}
-			px := make([]float32, size*size*channels)
-			b := img.Bounds()
-			place(px, size, channels, b.Dx(), b.Dy(), func(x, y int) float32 {
-				r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-				return float32(r+g+bl) / 3 / 65535
-			})
-			l.Pixels = append(l.Pixels, px...)
-			l.Labels = append(l.Labels, class)
-			added = true
-		}
-		if added {
-			l.Classes = append(l.Classes, e.Name())
+			c.add(img, e.Name())
 		}
 	}
-	if l.Len() == 0 {
-		return nil, fmt.Errorf("finetune: %s: %w: want MNIST's idx files (%s, …) or one subfolder of .png/.jpg images per class", dir, ErrNoImages, mnist.TrainImages)
+	if len(c.names) == 0 {
+		return nil, fmt.Errorf("finetune: %s: %w: want MNIST's idx files (%s, …), .parquet files, or one subfolder of .png/.jpg images per class", dir, ErrNoImages, mnist.TrainImages)
 	}
+	l := c.labeled(dir)
 	if len(l.Classes) < 2 {
 		return nil, fmt.Errorf("finetune: %s: one class (%s): want a subfolder of images per class, at least two", dir, l.Classes[0])
 	}
 	return l, nil
 }
 
-func decodeFile(path string) (image.Image, error) {
+// collect gathers decoded images and their class names in input order;
+// the classes are numbered once every name is known.
+type collect struct {
+	size, channels int
+	pixels         []float32
+	names          []string
+}
+
+func newCollect(size, channels int) *collect { return &collect{size: size, channels: channels} }
+
+// add places img, averaged to gray, on a size×size×channels canvas.
+func (c *collect) add(img image.Image, class string) {
+	n := c.size * c.size * c.channels
+	c.pixels = append(c.pixels, make([]float32, n)...)
+	px := c.pixels[len(c.pixels)-n:]
+	b := img.Bounds()
+	place(px, c.size, c.channels, b.Dx(), b.Dy(), func(x, y int) float32 {
+		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+		return float32(r+g+bl) / 3 / 65535
+	})
+	c.names = append(c.names, class)
+}
+
+// labeled numbers the classes in name order (the order os.ReadDir gives the
+// folder form's subfolders).
+func (c *collect) labeled(src string) *Labeled {
+	classes := slices.Clone(c.names)
+	slices.Sort(classes)
+	classes = slices.Compact(classes)
+	l := &Labeled{Size: c.size, Channels: c.channels, Pixels: c.pixels, Classes: classes, Source: src,
+		Labels: make([]int, len(c.names))}
+	for i, name := range c.names {
+		l.Labels[i], _ = slices.BinarySearch(classes, name)
+	}
+	return l
+}
+
+// atLeastTwo returns l, or an error if it has fewer than two classes.
+func atLeastTwo(src string, l *Labeled) (*Labeled, error) {
+	if len(l.Classes) < 2 {
+		return nil, fmt.Errorf("finetune: %s: one class (%s): want at least two", src, l.Classes[0])
+	}
+	return l, nil
+}
+
+// decodePath decodes a PNG or JPEG file; its errors name the path.
+func decodePath(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("finetune: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	img, _, err := image.Decode(f)
 	if err != nil {
-		return nil, fmt.Errorf("finetune: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return img, nil
 }
