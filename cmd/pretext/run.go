@@ -35,6 +35,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 	progress := fs.Duration("progress", 2*time.Second, "how often a local run prints progress (0 = never)")
 	verbose := fs.Bool("verbose", false, "show the runner's informational logs")
 	memProfile := fs.String("memprofile", "", "write a heap profile taken when the heap is largest to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (local runners) to this file")
 	return func(ctx context.Context) error {
 		if !*verbose && !runnerDryRun() {
 			// A runner's dry run prints its job as a log line: keep it.
@@ -74,6 +75,17 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 		if *memProfile != "" {
 			stop := profilePeakHeap(*memProfile)
 			defer stop()
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		return runPipeline(ctx, cfg, plan, *progress)
 	}
