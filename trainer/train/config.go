@@ -26,6 +26,9 @@ type Config struct {
 	// BERT is the text model: a run of task mlm_nsp needs it, and then
 	// Model is unused.
 	BERT *model.BERT `yaml:"bert" json:"bert,omitempty"`
+	// AV is the audio-visual two-tower network: a run of task av_correspond
+	// needs it, and then Model is unused.
+	AV *model.AV `yaml:"av" json:"av,omitempty"`
 	// Data are the datasets trained on; the steps go round them, one batch
 	// each (multi-task pretraining with one shared network).
 	Data []Dataset `yaml:"data" json:"data"`
@@ -37,8 +40,9 @@ type Config struct {
 type Dataset struct {
 	// Dir is the task's folder (with _manifest.json), local or gs:// / s3://.
 	Dir string `yaml:"dir" json:"dir"`
-	// Task is the task the folder must hold: denoise, inpaint, colorize or
-	// mlm_nsp (text: needs the config's bert section and Vocab).
+	// Task is the task the folder must hold: denoise, inpaint, colorize,
+	// mlm_nsp (text: needs the config's bert section and Vocab) or
+	// av_correspond (needs the config's av section).
 	Task string `yaml:"task" json:"task"`
 	// Vocab is the WordPiece vocabulary file the text shards were written
 	// with (task mlm_nsp: the text pipeline config's text.vocab); dynamic
@@ -77,11 +81,15 @@ func Default() Config {
 	}
 }
 
-// Tasks are the tasks the trainer knows: the image tasks, then TextTask.
-var Tasks = []string{"denoise", "inpaint", "colorize", TextTask}
+// Tasks are the tasks the trainer knows: the image tasks, then TextTask
+// and AVTask.
+var Tasks = []string{"denoise", "inpaint", "colorize", TextTask, AVTask}
 
 // TextTask is the text pretraining task, trained with Config.BERT.
 const TextTask = "mlm_nsp"
+
+// AVTask is the audio-visual correspondence task, trained with Config.AV.
+const AVTask = "av_correspond"
 
 // Load reads a YAML config over Default: unknown keys are errors, and the
 // result is validated.
@@ -125,25 +133,36 @@ func (c Config) Validate() error {
 	if c.Output == "" {
 		bad("output", "required")
 	}
-	text := 0
+	text, av := 0, 0
 	for _, d := range c.Data {
-		if d.Task == TextTask {
+		switch d.Task {
+		case TextTask:
 			text++
+		case AVTask:
+			av++
 		}
 	}
-	if c.BERT != nil {
+	switch {
+	case c.BERT != nil && c.AV != nil:
+		bad("av", "a run trains one model: bert: and av: can't both be set")
+	case c.BERT != nil:
 		if err := c.BERT.Validate(); err != nil {
 			bad("bert", "%v", err)
 		}
 		if text < len(c.Data) {
 			bad("bert", "the text model trains on task %s only: every dataset must be %s (an image task needs model:, without bert:)", TextTask, TextTask)
 		}
-	} else {
+	case c.AV != nil:
+		c.validateAV(bad, av)
+	default:
 		if err := c.Model.Validate(); err != nil {
 			bad("model", "%v", err)
 		}
 		if text > 0 {
 			bad("bert", "task %s needs the text model: a bert: section (layers, width, heads; see configs/train-bert.yaml); model: is the image encoder–decoder", TextTask)
+		}
+		if av > 0 {
+			bad("av", "task %s needs the two-tower model: an av: section (frame, audio_channels, hidden; see configs/train-av.yaml); model: is the image encoder–decoder", AVTask)
 		}
 	}
 	if len(c.Data) == 0 {

@@ -16,6 +16,7 @@ import (
 	gcontext "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 	"github.com/gomlx/gomlx/pkg/ml/train"
+	"github.com/gomlx/gomlx/pkg/ml/train/metrics"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/pretext-dev/pretext/trainer/backend"
@@ -40,8 +41,11 @@ const stateParam = "pretext_state"
 type State struct {
 	Step int `json:"step"`
 	// Avg is the loss's moving average (0.98 decay, bias-corrected).
-	Avg     float64      `json:"avg_loss"`
-	Loaders []data.State `json:"loaders"`
+	Avg float64 `json:"avg_loss"`
+	// AvgAccuracy is the moving average of the head's accuracy, like Avg
+	// (task av_correspond; 0 for the others).
+	AvgAccuracy float64      `json:"avg_accuracy,omitempty"`
+	Loaders     []data.State `json:"loaders"`
 	// Config is the run's configuration (without output, backend and
 	// bookkeeping fields): a resumed run must have the same.
 	Config json.RawMessage `json:"config"`
@@ -72,9 +76,13 @@ type Result struct {
 	ExamplesPerSec float64
 	// Params is the number of trained parameters.
 	Params int
+	// Accuracy is the moving average of the head's accuracy after the last
+	// step (task av_correspond; NaN for the others).
+	Accuracy float64
 }
 
-// Run pretrains cfg.Model on cfg.Data, resuming from the last checkpoint in
+// Run pretrains the config's model (cfg.Model, cfg.BERT or cfg.AV) on
+// cfg.Data, resuming from the last checkpoint in
 // cfg.Output/checkpoints when there is one. A resumed run restores the
 // weights, the optimizer's state and every loader's position, so it reaches
 // the weights an uninterrupted run would have reached.
@@ -94,15 +102,22 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		fmt.Fprintln(logw, "WARN", notice)
 	}
 	defer be.Finalize()
+	// "model" is the encoder the checkpoint's /encoder holds, which
+	// fine-tuning rebuilds: an AV run's frame tower.
+	encoder := cfg.Model
+	if cfg.AV != nil {
+		encoder = cfg.AV.Frame
+	}
 	confJSON, err := json.Marshal(struct {
 		Seed  int64       `json:"seed"`
 		Model model.Conv  `json:"model"`
 		BERT  *model.BERT `json:"bert,omitempty"`
+		AV    *model.AV   `json:"av,omitempty"`
 		Data  []Dataset   `json:"data"`
 		Batch int         `json:"batch_size"`
 		LR    float64     `json:"learning_rate"`
 		Shuf  int         `json:"shuffle_buffer"`
-	}{cfg.Seed, cfg.Model, cfg.BERT, cfg.Data, cfg.Train.BatchSize, cfg.Train.LearningRate, cfg.Train.ShuffleBuffer})
+	}{cfg.Seed, encoder, cfg.BERT, cfg.AV, cfg.Data, cfg.Train.BatchSize, cfg.Train.LearningRate, cfg.Train.ShuffleBuffer})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +148,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		}
 	}
 	st.Config = confJSON
-	res := &Result{ResumedFrom: st.Step, Step: st.Step}
+	res := &Result{ResumedFrom: st.Step, Step: st.Step, Accuracy: math.NaN()}
 
 	vocabs, err := loadVocabs(cfg.Data)
 	if err != nil {
@@ -174,11 +189,15 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 
 	// Checked(false): a checkpoint may have created the variables already.
 	modelFn, lossFn := imageModel(cfg.Model), imageLoss
-	if cfg.BERT != nil {
+	var trainMetrics []metrics.Interface
+	switch {
+	case cfg.BERT != nil:
 		modelFn, lossFn = textModel(*cfg.BERT, vocabs[0].Size()), model.PretrainLoss
+	case cfg.AV != nil:
+		modelFn, lossFn, trainMetrics = avModel(*cfg.AV), model.CorrespondLoss, avMetrics()
 	}
 	tr := train.NewTrainer(be, gctx.Checked(false), modelFn, lossFn,
-		optimizers.Adam().LearningRate(cfg.Train.LearningRate).Done(), nil, nil)
+		optimizers.Adam().LearningRate(cfg.Train.LearningRate).Done(), trainMetrics, nil)
 	save := func() error {
 		for i, l := range loaders {
 			if len(st.Loaders) <= i {
@@ -236,9 +255,12 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		}
 		var in, lab []*tensors.Tensor
 		var spec any
-		if cfg.BERT != nil {
+		switch {
+		case cfg.BERT != nil:
 			in, lab, err = textTensors(*cfg.BERT, vocabs[di].Size(), b)
-		} else {
+		case cfg.AV != nil:
+			in, lab, err = avTensors(*cfg.AV, b)
+		default:
 			in, lab, spec, err = imageTensors(cfg.Model, cfg.Data[di], b)
 		}
 		if err != nil {
@@ -253,6 +275,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		loss := scalar(m[0])
 		st.Avg = 0.98*st.Avg + 0.02*loss
 		avg := st.Avg / (1 - math.Pow(0.98, float64(st.Step)))
+		acc := st.addAccuracy(m)
 		if done == 1 {
 			res.FirstLoss = avg
 			res.Params = countParams(gctx)
@@ -268,7 +291,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			eps = float64(timedExamples) / timed.Seconds()
 		}
 		curve = append(curve, point{Step: st.Step, Task: cfg.Data[di].Task, Loss: loss, Avg: avg, ExamplesPerSec: eps, Elapsed: time.Since(start).Seconds()})
-		res.LastLoss, res.Step = avg, st.Step
+		res.LastLoss, res.Step, res.Accuracy = avg, st.Step, acc
 		if st.Step%cfg.Train.LogEvery == 0 || st.Step == cfg.Train.Steps {
 			weps := 0.0
 			if d := time.Since(windowStart); windowExamples > 0 && d > 0 {
@@ -278,8 +301,12 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			if weps > 0 {
 				left = time.Duration(float64((cfg.Train.Steps-st.Step)*cfg.Train.BatchSize)/weps) * time.Second
 			}
-			fmt.Fprintf(logw, "%s step %d/%d  loss %.4f  avg %.4f  %.1f ex/s  eta %s\n",
-				bar(st.Step, cfg.Train.Steps), st.Step, cfg.Train.Steps, loss, avg, weps, left.Round(time.Second))
+			accs := ""
+			if !math.IsNaN(acc) {
+				accs = fmt.Sprintf("  acc %.3f", acc)
+			}
+			fmt.Fprintf(logw, "%s step %d/%d  loss %.4f  avg %.4f%s  %.1f ex/s  eta %s\n",
+				bar(st.Step, cfg.Train.Steps), st.Step, cfg.Train.Steps, loss, avg, accs, weps, left.Round(time.Second))
 			window, windowStart, windowExamples = 0, time.Now(), 0
 		}
 		if st.Step%cfg.Train.CheckpointEvery == 0 || st.Step == cfg.Train.Steps {
@@ -319,10 +346,10 @@ func scalar(t *tensors.Tensor) float64 {
 	return 0
 }
 
-// countParams is the number of weights of the encoder and the decoder.
+// countParams is the number of weights of the encoders, the decoder and the heads.
 func countParams(ctx *gcontext.Context) int {
 	n := 0
-	for _, scope := range []string{"/" + model.EncoderScope, "/decoder", "/" + model.BERTHeadsScope} {
+	for _, scope := range []string{"/" + model.EncoderScope, "/decoder", "/" + model.BERTHeadsScope, "/" + model.AVAudioScope, "/" + model.AVHeadScope} {
 		for v := range ctx.InAbsPath(scope).IterVariablesInScope() {
 			n += v.Shape().Size()
 		}
