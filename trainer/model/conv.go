@@ -89,10 +89,24 @@ func (c Conv) Encode(ctx *context.Context, x *graph.Node) *graph.Node {
 // thrown away after pretraining, and at full width it would cost twice the
 // encoder's compute at the higher resolutions.
 func (c Conv) Decode(ctx *context.Context, z *graph.Node, outChannels int) *graph.Node {
-	ctx = ctx.In("decoder")
+	return c.DecodeTo(ctx.In("decoder"), z, outChannels, c.Size)
+}
+
+// DecodeTo is Decode to a side×side grid (side a power-of-two multiple or
+// fraction of the features' side), in ctx as given: it stops upsampling at
+// side, or average-pools the features down to it. Colorize's block targets
+// (one ab pair or bin per ab_stride×ab_stride block) are decoded this way,
+// without paying for the full resolution.
+func (c Conv) DecodeTo(ctx *context.Context, z *graph.Node, outChannels, side int) *graph.Node {
 	x := z
-	for i := len(c.Channels) - 1; i >= 1; i-- {
+	for d := x.Shape().Dimensions; d[1] > side && d[1]%2 == 0; d = x.Shape().Dimensions {
+		x = graph.ReduceMean(graph.Reshape(x, d[0], d[1]/2, 2, d[2]/2, 2, d[3]), 2, 4)
+	}
+	for i := len(c.Channels) - 1; i >= 1 && x.Shape().Dimensions[1] < side; i-- {
 		x = activations.Relu(backend.Conv2D(ctx.In(fmt.Sprintf("d%d", i)), Upsample2x(x), max(c.Channels[i-1]/2, 4), 3, 1))
+	}
+	if got := x.Shape().Dimensions[1]; got != side {
+		panicf("model: cannot decode %d×%d features to a %d×%d grid", z.Shape().Dimensions[1], z.Shape().Dimensions[1], side, side)
 	}
 	return backend.Conv2D(ctx.In("out"), x, outChannels, 3, 1)
 }
@@ -158,4 +172,17 @@ func WeightedLoss(p int) func(labels, predictions []*graph.Node) *graph.Node {
 		den := graph.AddScalar(graph.MulScalar(graph.ReduceAllSum(w), ch), 1e-6)
 		return graph.Div(num, den)
 	}
+}
+
+func panicf(format string, args ...any) { panic(fmt.Errorf(format, args...)) }
+
+// CrossEntropyCells is the mean softmax cross-entropy of logits [B, H, W,
+// K] against the classes in labels [B, H, W] (int32) over the cells whose
+// weight, [B, H, W], is not zero (weighted).
+func CrossEntropyCells(labels, weights, logits *graph.Node) *graph.Node {
+	k := logits.Shape().Dimensions[3]
+	oneHot := graph.OneHot(labels, k, logits.DType())
+	nll := graph.Neg(graph.ReduceSum(graph.Mul(oneHot, graph.LogSoftmax(logits)), -1))
+	num := graph.ReduceAllSum(graph.Mul(nll, weights))
+	return graph.Div(num, graph.AddScalar(graph.ReduceAllSum(weights), 1e-6))
 }

@@ -53,6 +53,12 @@ type Dataset struct {
 	// Region is where the loss is taken: all (the whole image) or hole
 	// (inpaint: the masked pixels only).
 	Region string `yaml:"region" json:"region"`
+	// Target is what colorize predicts from L*: rgb (the colour image,
+	// Loss per pixel), ab (the mean Lab a, b of each ab_stride block, Loss
+	// per block) or bins (the block's ab bin among the 313 in-gamut bins,
+	// softmax cross-entropy, as Zhang et al., without their class
+	// rebalancing). Empty is rgb for colorize; the other tasks have none.
+	Target string `yaml:"target" json:"target,omitempty"`
 }
 
 // Schedule is the optimisation and bookkeeping of a run.
@@ -184,6 +190,14 @@ func (c Config) Validate() error {
 		}
 		if d.Region == "hole" && d.Task != "inpaint" {
 			bad(p+".region", "hole needs task inpaint (got %q)", d.Task)
+		}
+		switch {
+		case d.Task == "colorize" && !slices.Contains([]string{"", "rgb", "ab", "bins"}, d.Target):
+			bad(p+".target", "must be rgb (the default), ab or bins (got %q)", d.Target)
+		case d.Target == "bins" && d.Region != "all":
+			bad(p+".region", "must be all for target bins (got %q)", d.Region)
+		case d.Task != "colorize" && d.Target != "":
+			bad(p+".target", "only colorize has a choice of target (got %q for task %s)", d.Target, d.Task)
 		}
 		if d.Task == TextTask && d.Vocab == "" {
 			bad(p+".vocab", "task %s needs the vocabulary the shards were written with (e.g. testdata/wordpiece/vocab-bert-base-uncased.txt)", TextTask)

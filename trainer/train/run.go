@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gcontext "github.com/gomlx/gomlx/pkg/ml/context"
@@ -22,6 +23,7 @@ import (
 	"github.com/pretext-dev/pretext/trainer/backend"
 	"github.com/pretext-dev/pretext/trainer/data"
 	"github.com/pretext-dev/pretext/trainer/model"
+	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
 // Names of the run's files under Config.Output.
@@ -357,17 +359,36 @@ func countParams(ctx *gcontext.Context) int {
 	return n
 }
 
-// imageModel is the encoder–decoder; spec is the number of output channels.
+// imageHead is the spec of one image dataset's graph: which decoder, to how
+// many channels, at which resolution.
+type imageHead struct {
+	// Kind is "pixels" (an image at full size, scope decoder), "ab" (colorize's
+	// block ab, scope decoder_ab) or "bins" (logits of the 313 ab bins,
+	// scope decoder_bins).
+	Kind      string
+	Out, Side int
+}
+
+// imageModel is the encoder and the decoder that spec, an imageHead, names.
 func imageModel(c model.Conv) train.ModelFn {
 	return func(ctx *gcontext.Context, spec any, inputs []*graph.Node) []*graph.Node {
-		return c.Autoencoder(spec.(int))(ctx, nil, inputs)
+		h := spec.(imageHead)
+		z := c.Encode(ctx, inputs[0])
+		if h.Kind == "pixels" {
+			return []*graph.Node{c.Decode(ctx, z, h.Out)}
+		}
+		return []*graph.Node{c.DecodeTo(ctx.In("decoder_"+h.Kind), z, h.Out, h.Side)}
 	}
 }
 
 // imageLoss: labels are [target, weight, l1Share]; the loss is the weighted
 // mean of l1Share·|d| + (1−l1Share)·d² (l1Share is 1 for an L1 dataset, 0
-// for an L2 one), so one graph serves every dataset.
+// for an L2 one), so one graph serves every dataset. For colorize's bins,
+// labels are [bin [B,H,W] int32, weight [B,H,W]]: softmax cross-entropy.
 func imageLoss(labels, predictions []*graph.Node) *graph.Node {
+	if labels[0].DType() == dtypes.Int32 {
+		return model.CrossEntropyCells(labels[0], labels[1], predictions[0])
+	}
 	diff := graph.Sub(predictions[0], labels[0])
 	a := labels[2]
 	e := graph.Add(graph.Mul(a, graph.Abs(diff)), graph.Mul(graph.OneMinus(a), graph.Square(diff)))
@@ -379,16 +400,45 @@ func imageLoss(labels, predictions []*graph.Node) *graph.Node {
 }
 
 // imageTensors turns a batch into the model's input and the loss's labels.
-func imageTensors(c model.Conv, d Dataset, b data.Batch) (in, lab []*tensors.Tensor, spec int, err error) {
+func imageTensors(c model.Conv, d Dataset, b data.Batch) (in, lab []*tensors.Tensor, spec imageHead, err error) {
 	ib, ok := b.(*data.ImageBatch)
 	if !ok {
-		return nil, nil, 0, fmt.Errorf("a %T, not an image batch", b)
+		return nil, nil, spec, fmt.Errorf("a %T, not an image batch", b)
 	}
 	if ib.Width != c.Size || ib.Height != c.Size {
-		return nil, nil, 0, fmt.Errorf("%d×%d images, the model takes %d×%d (model.size; or resize the images in the pipeline)", ib.Width, ib.Height, c.Size, c.Size)
+		return nil, nil, spec, fmt.Errorf("%d×%d images, the model takes %d×%d (model.size; or resize the images in the pipeline)", ib.Width, ib.Height, c.Size, c.Size)
 	}
 	n, px := ib.Len(), ib.Width*ib.Height
 	x := ToChannels(ib.Input, n*px, ib.InputChannels, c.InChannels)
+	s := c.Size
+	in = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, n, s, s, c.InChannels)}
+	l1 := float32(0)
+	if d.Loss == "l1" {
+		l1 = 1
+	}
+	if d.Task == "colorize" && (d.Target == "ab" || d.Target == "bins") {
+		gh, gw := ib.ABHeight, ib.ABWidth
+		if gh != gw || gh < 1 || s%gh != 0 || !isPow2(max(s/gh, 1)) {
+			return nil, nil, spec, fmt.Errorf("an ab grid of %d×%d blocks on %d×%d images: target %s needs a square grid, the side a power-of-two fraction of the image's", gh, gw, s, s, d.Target)
+		}
+		w := make([]float32, n*gh*gw)
+		for i := range w {
+			w[i] = 1
+		}
+		if d.Target == "bins" {
+			lab = []*tensors.Tensor{
+				tensors.FromFlatDataAndDimensions(ib.ABBins, n, gh, gw),
+				tensors.FromFlatDataAndDimensions(w, n, gh, gw),
+			}
+			return in, lab, imageHead{Kind: "bins", Out: vision.NumABBins(), Side: gh}, nil
+		}
+		lab = []*tensors.Tensor{
+			tensors.FromFlatDataAndDimensions(ib.AB, n, gh, gw, 2),
+			tensors.FromFlatDataAndDimensions(w, n, gh, gw, 1),
+			tensors.FromScalar(l1),
+		}
+		return in, lab, imageHead{Kind: "ab", Out: 2, Side: gh}, nil
+	}
 	outC := c.InChannels
 	target := ToChannels(ib.Target, n*px, ib.Channels, outC)
 	if d.Task == "colorize" {
@@ -397,7 +447,7 @@ func imageTensors(c model.Conv, d Dataset, b data.Batch) (in, lab []*tensors.Ten
 	w := make([]float32, n*px)
 	if d.Region == "hole" {
 		if ib.Mask == nil {
-			return nil, nil, 0, errors.New("region hole needs the rows' masks (task inpaint)")
+			return nil, nil, spec, errors.New("region hole needs the rows' masks (task inpaint)")
 		}
 		copy(w, ib.Mask)
 	} else {
@@ -405,19 +455,15 @@ func imageTensors(c model.Conv, d Dataset, b data.Batch) (in, lab []*tensors.Ten
 			w[i] = 1
 		}
 	}
-	l1 := float32(0)
-	if d.Loss == "l1" {
-		l1 = 1
-	}
-	s := c.Size
-	in = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, n, s, s, c.InChannels)}
 	lab = []*tensors.Tensor{
 		tensors.FromFlatDataAndDimensions(target, n, s, s, outC),
 		tensors.FromFlatDataAndDimensions(w, n, s, s, 1),
 		tensors.FromScalar(l1),
 	}
-	return in, lab, outC, nil
+	return in, lab, imageHead{Kind: "pixels", Out: outC, Side: s}, nil
 }
+
+func isPow2(v int) bool { return v > 0 && v&(v-1) == 0 }
 
 // ToChannels converts n pixels of from channels to to channels: 3 → 1 is the
 // mean of R, G and B, 1 → 3 repeats the gray value; equal counts are copied.
