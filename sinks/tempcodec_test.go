@@ -6,8 +6,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func randomMLMRow(rng *rand.Rand) MLMRow {
@@ -118,4 +121,60 @@ func FuzzTempCodec(f *testing.F) {
 			t.Fatalf("re-encoding %+v: %v, got %+v", row, err, again)
 		}
 	})
+}
+
+// gobMLM is MLMRow without the hand codec: the temporary-file encoding of
+// text rows before it, for BenchmarkTempRows.
+type gobMLM MLMRow
+
+func (r gobMLM) RowKey() string    { return r.Key }
+func (r gobMLM) RowVariant() int32 { return r.Dupe }
+
+// BenchmarkTempRows writes 1,000 BERT instances (128 tokens) to a temporary
+// file and reads them back, as a bundle's spill and the merge do: gob (the
+// encoding before) against the hand codec.
+func BenchmarkTempRows(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	rows := make([]MLMRow, 1000)
+	for i := range rows {
+		r := randomMLMRow(rng)
+		r.InputIDs, r.SegmentIDs = make([]int32, 128), make([]int32, 128)
+		for j := range r.InputIDs {
+			r.InputIDs[j], r.SegmentIDs[j] = rng.Int32N(30522), int32(j/64)
+		}
+		rows[i] = r
+	}
+	gobRows := make([]gobMLM, len(rows))
+	for i, r := range rows {
+		gobRows[i] = gobMLM(r)
+	}
+	b.Run("gob", func(b *testing.B) { benchTempRows(b, gobRows) })
+	b.Run("hand", func(b *testing.B) { benchTempRows(b, rows) })
+}
+
+func benchTempRows[T Row](b *testing.B, rows []T) {
+	b.ReportAllocs()
+	var size int
+	for b.Loop() {
+		p := &partition[T]{rows: slices.Clone(rows)}
+		var buf bytes.Buffer
+		if err := p.WriteSorted(&buf); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+		zr, err := zstd.NewReader(&buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		decode := newTempDecoder[T](zr)
+		for range rows {
+			var row T
+			if err := decode(&row); err != nil {
+				b.Fatal(err)
+			}
+		}
+		zr.Close()
+	}
+	b.ReportMetric(float64(size)/float64(len(rows)), "file-bytes/row")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
