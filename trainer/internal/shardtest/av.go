@@ -1,13 +1,10 @@
 package shardtest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
-	"os"
 
 	"github.com/pretext-dev/pretext/sinks"
 )
@@ -25,61 +22,34 @@ const AVClasses = 3
 // audio of another kind, so the label is learnable from the pair only, not
 // from either side alone.
 func AV(dir string, shards, rows, size, melFrames, melBins int, seed uint64) (*sinks.Manifest, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	const task = "av_correspond"
-	m := &sinks.Manifest{
-		Task: task, SchemaVersion: sinks.SchemaVersion, PretextVersion: sinks.Version,
-		Seed: int64(seed), ConfigHash: "shardtest-" + task,
-		Filtered: map[string]int64{}, DeadLetterReasons: map[string]int64{},
-		Shards: []sinks.ShardEntry{},
-	}
-	cfg, err := json.Marshal(map[string]any{
+	config := map[string]any{
 		"task": task, "modality": "video",
 		"config": map[string]any{"positive_share": 0.5, "negatives": map[string]float64{"other_video": 1}, "window_s": 1},
-	})
-	if err != nil {
-		return nil, err
 	}
-	m.Config = cfg
 	rng := rand.New(rand.NewPCG(seed, 3))
-	for k := range shards {
-		name := fmt.Sprintf("%s-%05d-of-%05d.parquet", task, k, shards)
-		var buf bytes.Buffer
-		w := sinks.NewShardWriter[sinks.AVRow](&buf, shardOptions(task, m))
-		for i := range rows {
-			kind := rng.IntN(AVClasses)
-			label, audioKind, neg := int32(1), kind, ""
-			if rng.IntN(2) == 0 {
-				label, audioKind, neg = 0, (kind+1+rng.IntN(AVClasses-1))%AVClasses, "other_video"
-			}
-			video := fmt.Sprintf("vid%03d-kind%d.mp4", k*rows+i, kind)
-			audioVideo := video
-			if label == 0 {
-				audioVideo = fmt.Sprintf("vid%03d-kind%d.mp4", rng.IntN(1000), audioKind)
-			}
-			t := float64(rng.IntN(10))
-			row := sinks.AVRow{
-				Key: fmt.Sprintf("%s@%g", video, t), Video: video, AudioVideo: audioVideo,
-				Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
-				Encoding: "png", Frame: encodePNG(avFrame(rng, size, kind)), FrameTimeS: t,
-				AudioStartS: t - 0.5, AudioSeconds: 1, SampleRate: 16000,
-				LogMel: avLogMel(rng, melFrames, melBins, audioKind), MelBins: int32(melBins), MelFrames: int32(melFrames),
-				Label: label, NegativeKind: neg, AudioDBFS: -20,
-			}
-			if _, err := w.Write([]sinks.AVRow{row}); err != nil {
-				return nil, err
-			}
+	return writeDataset(dir, task, seed, config, shards, rows, func(k, i int) (sinks.AVRow, error) {
+		kind := rng.IntN(AVClasses)
+		label, audioKind, neg := int32(1), kind, ""
+		if rng.IntN(2) == 0 {
+			label, audioKind, neg = 0, (kind+1+rng.IntN(AVClasses-1))%AVClasses, "other_video"
 		}
-		if err := w.Close(); err != nil {
-			return nil, err
+		video := fmt.Sprintf("vid%03d-kind%d.mp4", k*rows+i, kind)
+		audioVideo := video
+		if label == 0 {
+			audioVideo = fmt.Sprintf("vid%03d-kind%d.mp4", rng.IntN(1000), audioKind)
 		}
-		if err := addShard(dir, name, buf.Bytes(), rows, m); err != nil {
-			return nil, err
+		t := float64(rng.IntN(10))
+		row := sinks.AVRow{
+			Key: fmt.Sprintf("%s@%g", video, t), Video: video, AudioVideo: audioVideo,
+			Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
+			Encoding: "png", Frame: encodePNG(avFrame(rng, size, kind)), FrameTimeS: t,
+			AudioStartS: t - 0.5, AudioSeconds: 1, SampleRate: 16000,
+			LogMel: avLogMel(rng, melFrames, melBins, audioKind), MelBins: int32(melBins), MelFrames: int32(melFrames),
+			Label: label, NegativeKind: neg, AudioDBFS: -20,
 		}
-	}
-	return m, writeManifest(dir, m)
+		return row, nil
+	})
 }
 
 // avFrame draws a noisy gray frame with a blob of kind's colour.

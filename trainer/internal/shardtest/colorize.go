@@ -1,11 +1,9 @@
 package shardtest
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"math/rand/v2"
-	"os"
 
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms/vision"
@@ -15,46 +13,21 @@ import (
 // disc of one random colour on a gray ground, labeled by the pipeline's own
 // vision.Colorize (L* input, RGB target, block ab and ab bins at abStride).
 func Colorize(dir string, shards, rows, size, abStride int, seed uint64) (*sinks.Manifest, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	const task = "colorize"
-	m := &sinks.Manifest{
-		Task: task, SchemaVersion: sinks.SchemaVersion, PretextVersion: sinks.Version,
-		Seed: int64(seed), ConfigHash: "shardtest-" + task,
-		Filtered: map[string]int64{}, DeadLetterReasons: map[string]int64{},
-		Shards: []sinks.ShardEntry{},
-	}
 	cfg := vision.DefaultColorizeConfig()
 	cfg.ABStride = abStride
 	rng := rand.New(rand.NewPCG(seed, 1))
-	for k := range shards {
-		name := fmt.Sprintf("%s-%05d-of-%05d.parquet", task, k, shards)
-		var buf bytes.Buffer
-		w := sinks.NewShardWriter[sinks.ColorizeRow](&buf, shardOptions(task, m))
-		for i := range rows {
-			img := colourDisc(rng, size)
-			lab := vision.Colorize(img, cfg)
-			ab := make([]int8, len(lab.TargetAB))
-			copy(ab, lab.TargetAB)
-			if _, err := w.Write([]sinks.ColorizeRow{{
-				Key: fmt.Sprintf("img%05d.png", k*rows+i), Source: "shardtest", Split: "train",
-				Width: int32(size), Height: int32(size), Encoding: "png",
-				Input: encodePNG(lab.Input), Target: encodePNG(img),
-				TargetAB: ab, ABBins: lab.ABBins, ABStride: int32(abStride),
-				ABHeight: int32(lab.ABHeight), ABWidth: int32(lab.ABWidth), SourceIsGray: lab.SourceIsGray,
-			}}); err != nil {
-				return nil, err
-			}
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		if err := addShard(dir, name, buf.Bytes(), rows, m); err != nil {
-			return nil, err
-		}
-	}
-	return m, writeManifest(dir, m)
+	return writeDataset(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.ColorizeRow, error) {
+		img := colourDisc(rng, size)
+		lab := vision.Colorize(img, cfg)
+		return sinks.ColorizeRow{
+			Key: fmt.Sprintf("img%05d.png", k*rows+i), Source: "shardtest", Split: "train",
+			Width: int32(size), Height: int32(size), Encoding: "png",
+			Input: encodePNG(lab.Input), Target: encodePNG(img),
+			TargetAB: lab.TargetAB, ABBins: lab.ABBins, ABStride: int32(abStride),
+			ABHeight: int32(lab.ABHeight), ABWidth: int32(lab.ABWidth), SourceIsGray: lab.SourceIsGray,
+		}, nil
+	})
 }
 
 // colourDisc is a disc of a random saturated colour on mid gray: its

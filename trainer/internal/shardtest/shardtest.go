@@ -16,8 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/pretext-dev/pretext/sinks"
 )
 
@@ -26,6 +24,35 @@ import (
 // input corrupted by noise (denoise) or a square hole of zeros (inpaint).
 // It returns the dataset's manifest.
 func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manifest, error) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	key := func(k, i int) string { return fmt.Sprintf("img%05d.png", k*rows+i) }
+	switch task {
+	case "denoise":
+		return writeDataset(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.DenoiseRow, error) {
+			clean, noisy, _ := sample(rng, size, task)
+			return sinks.DenoiseRow{
+				Key: key(k, i), Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
+				Encoding: "png", Input: encodePNG(noisy), Target: encodePNG(clean), Noise: "gaussian", NoiseLevel: 20,
+			}, nil
+		})
+	case "inpaint":
+		return writeDataset(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.InpaintRow, error) {
+			clean, holed, hole := sample(rng, size, task)
+			return sinks.InpaintRow{
+				Key: key(k, i), Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
+				Encoding: "png", Input: encodePNG(holed), Target: encodePNG(clean), Mask: encodePNG(hole),
+				MaskKind: "random_blocks", MaskRatio: 0.25,
+			}, nil
+		})
+	}
+	return nil, fmt.Errorf("shardtest: task %q", task)
+}
+
+// writeDataset writes task's dataset into dir as the pipelines do: shards
+// shards of rows rows each, row(k, i) making row i of shard k (called in
+// that order), the manifest last, with config (marshalled to JSON) as its
+// config when not nil.
+func writeDataset[T any](dir, task string, seed uint64, config any, shards, rows int, row func(k, i int) (T, error)) (*sinks.Manifest, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -35,38 +62,29 @@ func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manif
 		Filtered: map[string]int64{}, DeadLetterReasons: map[string]int64{},
 		Shards: []sinks.ShardEntry{},
 	}
-	rng := rand.New(rand.NewPCG(seed, 1))
+	if config != nil {
+		raw, err := json.Marshal(config)
+		if err != nil {
+			return nil, err
+		}
+		m.Config = raw
+	}
 	for k := range shards {
-		name := fmt.Sprintf("%s-%05d-of-%05d.parquet", task, k, shards)
 		var buf bytes.Buffer
-		w := shardWriter(&buf, task, m)
-		var err error
+		w := sinks.NewShardWriter[T](&buf, shardOptions(task, m))
 		for i := range rows {
-			key := fmt.Sprintf("img%05d.png", k*rows+i)
-			clean, noisy, hole := sample(rng, size, task)
-			switch task {
-			case "denoise":
-				_, err = w.(*parquet.GenericWriter[sinks.DenoiseRow]).Write([]sinks.DenoiseRow{{
-					Key: key, Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
-					Encoding: "png", Input: encodePNG(noisy), Target: encodePNG(clean), Noise: "gaussian", NoiseLevel: 20,
-				}})
-			case "inpaint":
-				_, err = w.(*parquet.GenericWriter[sinks.InpaintRow]).Write([]sinks.InpaintRow{{
-					Key: key, Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
-					Encoding: "png", Input: encodePNG(noisy), Target: encodePNG(clean), Mask: encodePNG(hole),
-					MaskKind: "random_blocks", MaskRatio: 0.25,
-				}})
-			default:
-				return nil, fmt.Errorf("shardtest: task %q", task)
-			}
+			r, err := row(k, i)
 			if err != nil {
 				return nil, err
 			}
+			if _, err := w.Write([]T{r}); err != nil {
+				return nil, err
+			}
 		}
-		if err := w.(interface{ Close() error }).Close(); err != nil {
+		if err := w.Close(); err != nil {
 			return nil, err
 		}
-		if err := addShard(dir, name, buf.Bytes(), rows, m); err != nil {
+		if err := addShard(dir, fmt.Sprintf("%s-%05d-of-%05d.parquet", task, k, shards), buf.Bytes(), rows, m); err != nil {
 			return nil, err
 		}
 	}
@@ -78,14 +96,6 @@ func shardOptions(task string, m *sinks.Manifest) sinks.ShardOptions {
 		"pretext.task": task, "pretext.schema_version": m.SchemaVersion, "pretext.config_hash": m.ConfigHash,
 		"pretext.seed": strconv.FormatInt(m.Seed, 10), "pretext.version": sinks.Version,
 	}}
-}
-
-func shardWriter(buf *bytes.Buffer, task string, m *sinks.Manifest) any {
-	opts := shardOptions(task, m)
-	if task == "inpaint" {
-		return sinks.NewShardWriter[sinks.InpaintRow](buf, opts)
-	}
-	return sinks.NewShardWriter[sinks.DenoiseRow](buf, opts)
 }
 
 // sample draws a gray blob image, its corrupted copy and the hole mask.

@@ -1,8 +1,6 @@
 package shardtest
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -28,67 +26,40 @@ func Vocab(path string, words int) error {
 // one word from a random start; B continues the count (is_random_next
 // false) or starts elsewhere (true), so both MLM and NSP are learnable.
 func Text(dir string, shards, rows, seqLen, words int, seed uint64) (*sinks.Manifest, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	const task = "mlm_nsp"
-	m := &sinks.Manifest{
-		Task: task, SchemaVersion: sinks.SchemaVersion, PretextVersion: sinks.Version,
-		Seed: int64(seed), ConfigHash: "shardtest-" + task,
-		Filtered: map[string]int64{}, DeadLetterReasons: map[string]int64{},
-		Shards: []sinks.ShardEntry{},
-	}
-	cfg, err := json.Marshal(map[string]any{
+	config := map[string]any{
 		"task": task, "modality": "text",
 		"config": map[string]any{
 			"max_seq_length": seqLen, "max_predictions_per_seq": max(1, seqLen*15/100+1), "masked_lm_prob": 0.15,
 			"dupe_factor": 1, "short_seq_prob": 0.1, "do_whole_word_mask": false, "masking": "none",
 		},
-	})
-	if err != nil {
-		return nil, err
 	}
-	m.Config = cfg
 	rng := rand.New(rand.NewPCG(seed, 2))
 	const first = 5 // the first word's id
-	for k := range shards {
-		name := fmt.Sprintf("%s-%05d-of-%05d.parquet", task, k, shards)
-		var buf bytes.Buffer
-		w := sinks.NewShardWriter[sinks.MLMRow](&buf, shardOptions(task, m))
-		for i := range rows {
-			length := seqLen/2 + rng.IntN(seqLen-seqLen/2+1)
-			a := 1 + rng.IntN(length-4)
-			random := rng.IntN(2) == 0
-			start := rng.IntN(words)
-			ids, seg := []int32{2}, []int32{0}
-			for j := 0; j < length-3; j++ {
-				if j == a {
-					ids, seg = append(ids, 3), append(seg, 0)
-					if random {
-						start = rng.IntN(words) - j
-					}
+	return writeDataset(dir, task, seed, config, shards, rows, func(k, i int) (sinks.MLMRow, error) {
+		length := seqLen/2 + rng.IntN(seqLen-seqLen/2+1)
+		a := 1 + rng.IntN(length-4)
+		random := rng.IntN(2) == 0
+		start := rng.IntN(words)
+		ids, seg := []int32{2}, []int32{0}
+		for j := 0; j < length-3; j++ {
+			if j == a {
+				ids, seg = append(ids, 3), append(seg, 0)
+				if random {
+					start = rng.IntN(words) - j
 				}
-				s := int32(0)
-				if j >= a {
-					s = 1
-				}
-				ids, seg = append(ids, int32(first+((start+j)%words+words)%words)), append(seg, s)
 			}
-			ids, seg = append(ids, 3), append(seg, 1)
-			row := sinks.MLMRow{
-				Key: fmt.Sprintf("doc%05d.txt@0", k*rows+i), DocIDA: "a", DocIDB: "b",
-				InputIDs: ids, SegmentIDs: seg, IsRandomNext: random, NumTokens: int32(len(ids)),
+			s := int32(0)
+			if j >= a {
+				s = 1
 			}
-			if _, err := w.Write([]sinks.MLMRow{row}); err != nil {
-				return nil, err
-			}
+			ids, seg = append(ids, int32(first+((start+j)%words+words)%words)), append(seg, s)
 		}
-		if err := w.Close(); err != nil {
-			return nil, err
+		ids, seg = append(ids, 3), append(seg, 1)
+		row := sinks.MLMRow{
+			Key: fmt.Sprintf("doc%05d.txt@0", k*rows+i), DocIDA: "a", DocIDB: "b",
+			InputIDs: ids, SegmentIDs: seg, IsRandomNext: random, NumTokens: int32(len(ids)),
 		}
-		if err := addShard(dir, name, buf.Bytes(), rows, m); err != nil {
-			return nil, err
-		}
-	}
-	return m, writeManifest(dir, m)
+		return row, nil
+	})
 }
