@@ -94,22 +94,7 @@ func TestAVResume(t *testing.T) {
 	if err := json.Unmarshal([]byte(gcontext.GetParamOr(ctx, stateParam, "")), &st); err != nil || !reflect.DeepEqual(st.Config.Model, cfg.AV.Frame) {
 		t.Errorf("checkpoint's config.model = %+v (%v), want the frame tower %+v", st.Config.Model, err, cfg.AV.Frame)
 	}
-	if len(got) != len(want) || len(want) < 12 {
-		t.Fatalf("resumed run has %d variables, uninterrupted %d", len(got), len(want))
-	}
-	for name, w := range want {
-		g := got[name]
-		if len(g) != len(w) {
-			t.Errorf("%s: %d values, want %d", name, len(g), len(w))
-			continue
-		}
-		for i := range w {
-			if g[i] != w[i] {
-				t.Errorf("%s[%d] = %v after resuming, %v uninterrupted", name, i, g[i], w[i])
-				break
-			}
-		}
-	}
+	sameWeights(t, got, want, 12)
 }
 
 // TestAVLossFalls: on the fixture, where the label is whether the audio's

@@ -62,22 +62,7 @@ func TestTextResume(t *testing.T) {
 		t.Errorf("resumed run: from step %d to %d, want 3 to 8", rest.ResumedFrom, rest.Step)
 	}
 	got := weights(t, cfg2.Output)
-	if len(got) != len(want) || len(want) < 8 {
-		t.Fatalf("resumed run has %d variables, uninterrupted %d", len(got), len(want))
-	}
-	for name, w := range want {
-		g := got[name]
-		if len(g) != len(w) {
-			t.Errorf("%s: %d values, want %d", name, len(g), len(w))
-			continue
-		}
-		for i := range w {
-			if g[i] != w[i] {
-				t.Errorf("%s[%d] = %v after resuming, %v uninterrupted", name, i, g[i], w[i])
-				break
-			}
-		}
-	}
+	sameWeights(t, got, want, 8)
 }
 
 // TestTextLossFalls: over more steps the loss of the tiny BERT clearly
