@@ -123,6 +123,9 @@ func (b BERT) Encode(ctx *context.Context, vocabSize int, ids, segments, mask *N
 // [B] (positive: B is a random sentence).
 func (b BERT) Pretrain(vocabSize int) func(ctx *context.Context, spec any, inputs []*Node) []*Node {
 	return func(ctx *context.Context, _ any, inputs []*Node) []*Node {
+		// BERT's N(0, 0.02²) initialisation: GoMLX's default makes the
+		// position embeddings ~8× the token embeddings (see WithBERTInit).
+		ctx = WithBERTInit(ctx)
 		ids, segments, mask, flatPos := inputs[0], inputs[1], inputs[2], inputs[3]
 		h := b.Encode(ctx, vocabSize, ids, segments, mask)
 		batch, seq := h.Shape().Dimensions[0], h.Shape().Dimensions[1]

@@ -70,12 +70,12 @@ func TestTextResume(t *testing.T) {
 // label are predictable).
 func TestTextLossFalls(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains 40 steps")
+		t.Skip("trains 150 steps")
 	}
 	for _, preLN := range []bool{false, true} {
 		cfg := tinyTextConfig(t, t.TempDir())
 		cfg.BERT.PreLN = preLN
-		cfg.Train.Steps, cfg.Train.CheckpointEvery = 40, 40
+		cfg.Train.Steps, cfg.Train.CheckpointEvery = 150, 150
 		res, err := Run(context.Background(), cfg, Options{})
 		if err != nil {
 			t.Fatal(err)
