@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -42,35 +43,81 @@ type Options struct {
 	// input,label, an MNIST idx folder or a folder-per-class tree (see
 	// Load). Test may equal Train for an idx folder: its test set is read.
 	Train, Test string
-	// LabelsPerClass is the number of labeled images per class used.
-	LabelsPerClass int
-	// ValPerClass of them choose the learning rate (then every one trains).
-	ValPerClass int
-	// Modes are the pretrained runs: "linear" (frozen encoder) and/or "full".
-	Modes []string
-	// Baselines are "scratch" and/or "pixels".
-	Baselines []string
-	// LearningRates is the grid every method chooses from (Adam).
-	LearningRates []float64
+	// Protocol is the budget and the methods, shared with text.
+	Protocol
 	// Pool average-pools the encoder's features over Pool×Pool blocks
 	// before the head (1: the features as they are), for every conv method.
 	Pool int
-	// Steps and BatchSize are every training's budget.
-	Steps, BatchSize int
-	// Seed draws the subset, the initial weights and the batches.
-	Seed int64
 	// Backend names the GoMLX backend.
 	Backend string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
 
-// DefaultOptions: 10 labels per class, 2 of them for validation, both modes
-// and both baselines, a grid of three learning rates, 300 steps of 32.
+// Protocol is what every fine-tuning benchmark, image or text, shares: the
+// labeled subset, the methods, and the one budget and learning-rate grid
+// they all train with.
+type Protocol struct {
+	// LabelsPerClass is the number of labeled examples per class used.
+	LabelsPerClass int
+	// ValPerClass of them choose the learning rate (then every one trains).
+	ValPerClass int
+	// Modes are the pretrained runs: "linear" (frozen encoder) and/or "full".
+	Modes []string
+	// Baselines are "scratch" and/or "pixels" (images) or "bow" (text).
+	Baselines []string
+	// LearningRates is the grid every method chooses from (Adam).
+	LearningRates []float64
+	// Steps and BatchSize are every training's budget.
+	Steps, BatchSize int
+	// Seed draws the subset, the initial weights and the batches.
+	Seed int64
+}
+
+// DefaultProtocol: 10 labels per class, 2 of them for validation, both
+// modes, a grid of three learning rates, 300 steps of 32.
+func DefaultProtocol(baselines ...string) Protocol {
+	return Protocol{LabelsPerClass: 10, ValPerClass: 2, Modes: []string{"linear", "full"},
+		Baselines: baselines, LearningRates: []float64{3e-4, 1e-3, 3e-3}, Steps: 300, BatchSize: 32, Seed: 1}
+}
+
+// check reports each bad field to bad; baselines are the ones allowed.
+func (p Protocol) check(bad func(string, ...any), baselines ...string) {
+	for _, m := range p.Modes {
+		if m != "linear" && m != "full" {
+			bad("mode %q: linear or full", m)
+		}
+	}
+	for _, b := range p.Baselines {
+		if !slices.Contains(baselines, b) {
+			bad("baseline %q: %s", b, strings.Join(baselines, " or "))
+		}
+	}
+	if len(p.Modes)+len(p.Baselines) == 0 {
+		bad("nothing to run: no mode and no baseline")
+	}
+	if p.LabelsPerClass < 1 {
+		bad("labels per class: must be >= 1 (got %d)", p.LabelsPerClass)
+	}
+	if p.ValPerClass < 0 || (len(p.LearningRates) > 1 && p.ValPerClass < 1) || p.ValPerClass >= p.LabelsPerClass {
+		bad("validation labels per class: must be in [1, labels per class) to choose among %d learning rates (got %d of %d)", len(p.LearningRates), p.ValPerClass, p.LabelsPerClass)
+	}
+	if len(p.LearningRates) == 0 {
+		bad("learning rates: at least one")
+	}
+	for _, lr := range p.LearningRates {
+		if lr <= 0 {
+			bad("learning rate %g: must be > 0", lr)
+		}
+	}
+	if p.Steps < 1 || p.BatchSize < 1 {
+		bad("steps (%d) and batch size (%d) must be >= 1", p.Steps, p.BatchSize)
+	}
+}
+
+// DefaultOptions: DefaultProtocol with the scratch and pixels baselines, no pooling.
 func DefaultOptions() Options {
-	return Options{LabelsPerClass: 10, ValPerClass: 2, Modes: []string{"linear", "full"},
-		Baselines: []string{"scratch", "pixels"}, LearningRates: []float64{3e-4, 1e-3, 3e-3},
-		Steps: 300, BatchSize: 32, Seed: 1, Pool: 1}
+	return Options{Protocol: DefaultProtocol("scratch", "pixels"), Pool: 1}
 }
 
 // Validate reports every bad field.
@@ -83,38 +130,9 @@ func (o Options) Validate() error {
 	if len(o.Modes) > 0 && o.Pretrained == "" {
 		bad("modes %v need a pretrained run", o.Modes)
 	}
-	for _, m := range o.Modes {
-		if m != "linear" && m != "full" {
-			bad("mode %q: linear or full", m)
-		}
-	}
-	for _, b := range o.Baselines {
-		if b != "scratch" && b != "pixels" {
-			bad("baseline %q: scratch or pixels", b)
-		}
-	}
-	if len(o.Modes)+len(o.Baselines) == 0 {
-		bad("nothing to run: no mode and no baseline")
-	}
-	if o.LabelsPerClass < 1 {
-		bad("labels per class: must be >= 1 (got %d)", o.LabelsPerClass)
-	}
-	if o.ValPerClass < 0 || (len(o.LearningRates) > 1 && o.ValPerClass < 1) || o.ValPerClass >= o.LabelsPerClass {
-		bad("validation labels per class: must be in [1, labels per class) to choose among %d learning rates (got %d of %d)", len(o.LearningRates), o.ValPerClass, o.LabelsPerClass)
-	}
-	if len(o.LearningRates) == 0 {
-		bad("learning rates: at least one")
-	}
-	for _, lr := range o.LearningRates {
-		if lr <= 0 {
-			bad("learning rate %g: must be > 0", lr)
-		}
-	}
+	o.check(bad, "scratch", "pixels")
 	if o.Pool < 1 {
 		bad("pool: must be >= 1 (got %d)", o.Pool)
-	}
-	if o.Steps < 1 || o.BatchSize < 1 {
-		bad("steps (%d) and batch size (%d) must be >= 1", o.Steps, o.BatchSize)
 	}
 	return errors.Join(errs...)
 }

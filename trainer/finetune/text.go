@@ -44,19 +44,11 @@ type TextOptions struct {
 	// Train and Test are folders with one subfolder of .txt documents per
 	// class (see LoadText). An empty Test reads Train/train and Train/test.
 	Train, Test string
-	// LabelsPerClass, ValPerClass, LearningRates, Steps, BatchSize and
-	// Seed are as in Options.
-	LabelsPerClass, ValPerClass int
-	LearningRates               []float64
-	Steps, BatchSize            int
-	Seed                        int64
-	// Modes are the pretrained runs: "linear" (frozen encoder: logistic
-	// regression on its pooled features, standardized over the labeled
-	// subset) and/or "full".
-	Modes []string
-	// Baselines are "scratch" (the same classifier, random weights) and/or
-	// "bow" (logistic regression on the token counts, log(1+count)).
-	Baselines []string
+	// Protocol is as in Options; Modes' linear is logistic regression on
+	// the frozen encoder's pooled features, standardized over the labeled
+	// subset; the baselines are "scratch" (the same classifier, random
+	// weights) and "bow" (logistic regression on log(1+count) of the tokens).
+	Protocol
 	// Pooling turns the encoder's states into the head's input:
 	// model.PoolMean or model.PoolCLS.
 	Pooling string
@@ -69,13 +61,10 @@ type TextOptions struct {
 	Log io.Writer
 }
 
-// DefaultTextOptions: as DefaultOptions, with the bow baseline, mean
-// pooling and the model's length.
+// DefaultTextOptions: DefaultProtocol with the scratch and bow baselines,
+// mean pooling and the model's length.
 func DefaultTextOptions() TextOptions {
-	d := DefaultOptions()
-	return TextOptions{LabelsPerClass: d.LabelsPerClass, ValPerClass: d.ValPerClass,
-		LearningRates: d.LearningRates, Steps: d.Steps, BatchSize: d.BatchSize, Seed: d.Seed,
-		Modes: []string{"linear", "full"}, Baselines: []string{"scratch", "bow"}, Pooling: model.PoolMean}
+	return TextOptions{Protocol: DefaultProtocol("scratch", "bow"), Pooling: model.PoolMean}
 }
 
 // Validate reports every bad field.
@@ -88,41 +77,12 @@ func (o TextOptions) Validate() error {
 	if o.Pretrained == "" {
 		bad("text fine-tuning needs a BERT run (--pretrained): its vocabulary and architecture serve every method")
 	}
-	for _, m := range o.Modes {
-		if m != "linear" && m != "full" {
-			bad("mode %q: linear or full", m)
-		}
-	}
-	for _, b := range o.Baselines {
-		if b != "scratch" && b != "bow" {
-			bad("baseline %q: scratch or bow for text", b)
-		}
-	}
-	if len(o.Modes)+len(o.Baselines) == 0 {
-		bad("nothing to run: no mode and no baseline")
-	}
-	if o.LabelsPerClass < 1 {
-		bad("labels per class: must be >= 1 (got %d)", o.LabelsPerClass)
-	}
-	if o.ValPerClass < 0 || (len(o.LearningRates) > 1 && o.ValPerClass < 1) || o.ValPerClass >= o.LabelsPerClass {
-		bad("validation labels per class: must be in [1, labels per class) to choose among %d learning rates (got %d of %d)", len(o.LearningRates), o.ValPerClass, o.LabelsPerClass)
-	}
-	if len(o.LearningRates) == 0 {
-		bad("learning rates: at least one")
-	}
-	for _, lr := range o.LearningRates {
-		if lr <= 0 {
-			bad("learning rate %g: must be > 0", lr)
-		}
-	}
+	o.check(bad, "scratch", "bow")
 	if err := model.CheckPooling(o.Pooling); err != nil {
 		bad("%v", err)
 	}
 	if o.MaxLen != 0 && o.MaxLen < 3 {
 		bad("max length: must be >= 3 ([CLS], a token, [SEP]) or 0 for the model's (got %d)", o.MaxLen)
-	}
-	if o.Steps < 1 || o.BatchSize < 1 {
-		bad("steps (%d) and batch size (%d) must be >= 1", o.Steps, o.BatchSize)
 	}
 	return errors.Join(errs...)
 }
