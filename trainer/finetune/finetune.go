@@ -9,13 +9,10 @@
 package finetune
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -24,14 +21,12 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gcontext "github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/losses"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/pretext-dev/pretext/trainer/backend"
 	"github.com/pretext-dev/pretext/trainer/model"
-	ptrain "github.com/pretext-dev/pretext/trainer/train"
 )
 
 // Options configure a fine-tuning benchmark.
@@ -330,24 +325,9 @@ func newContext(seed int64) *gcontext.Context {
 // LoadPretrained loads a `pretext train` run's last checkpoint: its variables
 // and its model's configuration.
 func LoadPretrained(dir string) (*gcontext.Context, model.Conv, error) {
-	if _, err := os.Stat(filepath.Join(dir, ptrain.CheckpointDir)); err == nil {
-		dir = filepath.Join(dir, ptrain.CheckpointDir)
-	}
-	ctx := gcontext.New()
-	h, err := checkpoints.Build(ctx).Dir(dir).Immediate().Done()
+	ctx, st, err := loadRun(dir)
 	if err != nil {
-		return nil, model.Conv{}, fmt.Errorf("finetune: pretrained %s: %w", dir, err)
-	}
-	if ok, _ := h.HasCheckpoints(); !ok {
-		return nil, model.Conv{}, fmt.Errorf("finetune: pretrained %s: no checkpoint (run pretext train first)", dir)
-	}
-	var st struct {
-		Config struct {
-			Model model.Conv `json:"model"`
-		} `json:"config"`
-	}
-	if err := json.Unmarshal([]byte(gcontext.GetParamOr(ctx, "pretext_state", "")), &st); err != nil {
-		return nil, model.Conv{}, fmt.Errorf("finetune: pretrained %s: not a pretext train checkpoint: %w", dir, err)
+		return nil, model.Conv{}, err
 	}
 	if err := st.Config.Model.Validate(); err != nil {
 		return nil, model.Conv{}, fmt.Errorf("finetune: pretrained %s: model: %w", dir, err)

@@ -147,8 +147,9 @@ type PretrainedBERT struct {
 type runState struct {
 	Step   int `json:"step"`
 	Config struct {
-		BERT *model.BERT      `json:"bert"`
-		Data []ptrain.Dataset `json:"data"`
+		Model model.Conv       `json:"model"`
+		BERT  *model.BERT      `json:"bert"`
+		Data  []ptrain.Dataset `json:"data"`
 	} `json:"config"`
 }
 
