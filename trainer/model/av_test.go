@@ -3,6 +3,8 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,12 +87,18 @@ func TestCorrespondLoss(t *testing.T) {
 }
 
 // BenchmarkCorrespondStep trains the two-tower network one Adam step per
-// iteration on a batch of 32 random frames and 98×64 log-mel windows (one
+// iteration on a batch of random frames and 98×64 log-mel windows (one
 // second of VGGish's front end): configs/train-av.yaml's model on 128×128
-// frames, and DefaultAV on 64×64 ones, without the loader. The first step,
-// which compiles the graph, is not timed.
+// frames, and DefaultAV on 64×64 ones, without the loader. The batch is
+// $PRETEXT_BENCH_BATCH (default 32, the config's). bench/torch-compare
+// --model av runs frame128 in PyTorch beside it (bench/torch/av_step.py).
+// The first step, which compiles the graph, is not timed.
 func BenchmarkCorrespondStep(b *testing.B) {
-	const batch, melFrames, melBins = 32, 98, 64
+	const melFrames, melBins = 98, 64
+	batch := 32
+	if v, err := strconv.Atoi(os.Getenv("PRETEXT_BENCH_BATCH")); err == nil && v > 0 {
+		batch = v
+	}
 	for _, bc := range []struct {
 		name string
 		av   AV
@@ -129,6 +137,13 @@ func BenchmarkCorrespondStep(b *testing.B) {
 			if _, err := tr.TrainStep(nil, in, lab); err != nil {
 				b.Fatal(err)
 			}
+			params := 0
+			for _, scope := range []string{EncoderScope, AVAudioScope, AVHeadScope} {
+				for v := range ctx.InAbsPath("/" + scope).IterVariablesInScope() {
+					params += v.Shape().Size()
+				}
+			}
+			b.Logf("parameters=%d", params)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := tr.TrainStep(nil, in, lab); err != nil {
