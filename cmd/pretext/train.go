@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -42,8 +43,12 @@ func trainFlags(fs *flag.FlagSet) func(context.Context) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("trained steps %d→%d: loss %.4f → %.4f, %.1f examples/s, %d parameters; checkpoints in %s, loss curve %s\n",
-			res.ResumedFrom, res.Step, res.FirstLoss, res.LastLoss, res.ExamplesPerSec, res.Params,
+		acc := ""
+		if !math.IsNaN(res.Accuracy) {
+			acc = fmt.Sprintf(" (accuracy %.3f)", res.Accuracy)
+		}
+		fmt.Printf("trained steps %d→%d: loss %.4f → %.4f%s, %.1f examples/s, %d parameters; checkpoints in %s, loss curve %s\n",
+			res.ResumedFrom, res.Step, res.FirstLoss, res.LastLoss, acc, res.ExamplesPerSec, res.Params,
 			filepath.Join(cfg.Output, train.CheckpointDir), filepath.Join(cfg.Output, train.LossPNG))
 		return nil
 	}

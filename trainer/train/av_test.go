@@ -118,6 +118,13 @@ func TestAVLossFalls(t *testing.T) {
 	if !(res.Accuracy > 0.7) {
 		t.Errorf("accuracy %.3f, want > 0.7", res.Accuracy)
 	}
+	curve, err := readCurve(filepath.Join(cfg.Output, LossCSV), 150)
+	if err != nil || len(curve) != 150 {
+		t.Fatalf("loss.csv: %d rows, %v", len(curve), err)
+	}
+	if last := curve[149].Accuracy; math.Abs(last-res.Accuracy) > 1e-5 {
+		t.Errorf("loss.csv's last accuracy %v, the run's %v", last, res.Accuracy)
+	}
 }
 
 // TestAVWrongTask: shards of another task under the av model, AV shards

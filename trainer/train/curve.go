@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"io/fs"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -22,9 +23,12 @@ type point struct {
 	Loss, Avg      float64
 	ExamplesPerSec float64
 	Elapsed        float64
+	// Accuracy is the head's moving-average accuracy (av_correspond), NaN
+	// for tasks without one (an empty CSV cell).
+	Accuracy float64
 }
 
-var csvHeader = []string{"step", "task", "loss", "avg_loss", "examples_per_s", "elapsed_s"}
+var csvHeader = []string{"step", "task", "loss", "avg_loss", "examples_per_s", "elapsed_s", "accuracy"}
 
 // readCurve reads the loss curve of a run up to step upTo (the checkpoint a
 // resumed run starts from: later rows were not kept in any checkpoint). A
@@ -44,17 +48,21 @@ func readCurve(path string, upTo int) ([]point, error) {
 	}
 	var out []point
 	for i, r := range recs {
-		if i == 0 || len(r) != len(csvHeader) {
+		// Curves written before the accuracy column have one field less.
+		if i == 0 || len(r) < len(csvHeader)-1 || len(r) > len(csvHeader) {
 			continue
 		}
-		var p point
-		var errs [5]error
+		p := point{Accuracy: math.NaN()}
+		var errs [6]error
 		p.Step, errs[0] = strconv.Atoi(r[0])
 		p.Task = r[1]
 		p.Loss, errs[1] = strconv.ParseFloat(r[2], 64)
 		p.Avg, errs[2] = strconv.ParseFloat(r[3], 64)
 		p.ExamplesPerSec, errs[3] = strconv.ParseFloat(r[4], 64)
 		p.Elapsed, errs[4] = strconv.ParseFloat(r[5], 64)
+		if len(r) == len(csvHeader) && r[6] != "" {
+			p.Accuracy, errs[5] = strconv.ParseFloat(r[6], 64)
+		}
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, fmt.Errorf("train: %s, line %d: %w", path, i+1, err)
 		}
@@ -75,7 +83,11 @@ func writeCurve(path string, curve []point) error {
 	w := csv.NewWriter(f)
 	w.Write(csvHeader)
 	for _, p := range curve {
-		w.Write([]string{strconv.Itoa(p.Step), p.Task, ff(p.Loss), ff(p.Avg), ff(p.ExamplesPerSec), ff(p.Elapsed)})
+		acc := ""
+		if !math.IsNaN(p.Accuracy) {
+			acc = ff(p.Accuracy)
+		}
+		w.Write([]string{strconv.Itoa(p.Step), p.Task, ff(p.Loss), ff(p.Avg), ff(p.ExamplesPerSec), ff(p.Elapsed), acc})
 	}
 	w.Flush()
 	err = w.Error()

@@ -292,7 +292,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if timed > 0 {
 			eps = float64(timedExamples) / timed.Seconds()
 		}
-		curve = append(curve, point{Step: st.Step, Task: cfg.Data[di].Task, Loss: loss, Avg: avg, ExamplesPerSec: eps, Elapsed: time.Since(start).Seconds()})
+		curve = append(curve, point{Step: st.Step, Task: cfg.Data[di].Task, Loss: loss, Avg: avg, ExamplesPerSec: eps, Elapsed: time.Since(start).Seconds(), Accuracy: acc})
 		res.LastLoss, res.Step, res.Accuracy = avg, st.Step, acc
 		if st.Step%cfg.Train.LogEvery == 0 || st.Step == cfg.Train.Steps {
 			weps := 0.0
