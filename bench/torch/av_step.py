@@ -11,7 +11,8 @@ GoMLX's "same" padding puts (k-1)/2 zeros before and k/2 after; for k = 3
 that is 1 and 1, PyTorch's padding=1, and with either the output is
 ceil(n/stride) for even and odd n, taps at the same places, so no F.pad.
 Usage: av_step.py BATCH STEPS THREADS"""
-import sys, time
+import sys
+from timing import report
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -59,12 +60,4 @@ def step():
     loss = F.binary_cross_entropy_with_logits(model(frames, mel), y)
     loss.backward()
     opt.step()
-for _ in range(3):
-    step()
-t0, c0 = time.perf_counter(), time.process_time()
-for _ in range(steps):
-    step()
-wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(f"torch {torch.__version__} threads={threads} batch={batch} steps={steps} "
-      f"examples_per_s={steps*batch/wall:.1f} examples_per_cpu_s={steps*batch/cpu:.1f} "
-      f"params={sum(p.numel() for p in model.parameters())}")
+report(step, model, batch, steps, threads)

@@ -15,7 +15,8 @@ Debian's python3-torch runs nn.Linear's matmuls on the system libblas.so.3:
 with only libblas3 (the reference BLAS) installed they run at 2-3 GFLOP/s
 and this model trains ~4x slower than on OpenBLAS (libopenblas0-pthread).
 Usage: bert_step.py BATCH STEPS THREADS"""
-import math, sys, time
+import math, sys
+from timing import report
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -88,12 +89,4 @@ def step():
     opt.step()
 
 
-for _ in range(3):
-    step()
-t0, c0 = time.perf_counter(), time.process_time()
-for _ in range(steps):
-    step()
-wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(f"torch {torch.__version__} threads={threads} batch={batch} steps={steps} "
-      f"examples_per_s={steps*batch/wall:.1f} examples_per_cpu_s={steps*batch/cpu:.1f} "
-      f"params={sum(p.numel() for p in model.parameters())}")
+report(step, model, batch, steps, threads)

@@ -4,7 +4,8 @@ ReLU after each; decoder: nearest 2x upsampling + conv3x3 16, ReLU, 2x + conv3x3
 ReLU, conv3x3 1. Adam lr 2e-3, mean squared error, random images; prints
 examples/s of training steps (the first, warm-up, steps not timed).
 Usage: pretrain_step.py BATCH STEPS THREADS"""
-import sys, time
+import sys
+from timing import report
 import torch
 import torch.nn as nn
 
@@ -26,12 +27,4 @@ def step():
     loss = nn.functional.mse_loss(model(x), x)
     loss.backward()
     opt.step()
-for _ in range(3):
-    step()
-t0, c0 = time.perf_counter(), time.process_time()
-for _ in range(steps):
-    step()
-wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(f"torch {torch.__version__} threads={threads} batch={batch} steps={steps} "
-      f"examples_per_s={steps*batch/wall:.1f} examples_per_cpu_s={steps*batch/cpu:.1f} "
-      f"params={sum(p.numel() for p in model.parameters())}")
+report(step, model, batch, steps, threads)
