@@ -170,10 +170,12 @@ type Report struct {
 }
 
 // Row returns the row of a method, or nil.
-func (r *Report) Row(method string) *Row {
-	for i := range r.Rows {
-		if r.Rows[i].Method == method {
-			return &r.Rows[i]
+func (r *Report) Row(method string) *Row { return findRow(r.Rows, method) }
+
+func findRow(rows []Row, method string) *Row {
+	for i := range rows {
+		if rows[i].Method == method {
+			return &rows[i]
 		}
 	}
 	return nil

@@ -114,14 +114,7 @@ type TextReport struct {
 }
 
 // Row returns the row of a method, or nil.
-func (r *TextReport) Row(method string) *Row {
-	for i := range r.Rows {
-		if r.Rows[i].Method == method {
-			return &r.Rows[i]
-		}
-	}
-	return nil
-}
+func (r *TextReport) Row(method string) *Row { return findRow(r.Rows, method) }
 
 // ErrNotBERT is returned for a run folder whose checkpoint is not of a BERT
 // (e.g. the image encoder–decoder's).
