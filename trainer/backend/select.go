@@ -3,6 +3,7 @@ package backend
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -74,6 +75,16 @@ func New(name string) (b backends.Backend, notice string, err error) {
 	}
 	slog.Warn(notice)
 	return b, notice, nil
+}
+
+// Open is [New] for a run that logs to log: the notice of a fallback to the
+// pure-Go backend becomes a "WARN" line there.
+func Open(name string, log io.Writer) (backends.Backend, error) {
+	b, notice, err := New(name)
+	if err == nil && notice != "" {
+		fmt.Fprintln(log, "WARN", notice)
+	}
+	return b, err
 }
 
 // parseName splits a backend name into its kind ("go" or "xla") and configuration.

@@ -190,12 +190,9 @@ func Run(o Options) (*Report, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	be, notice, err := backend.New(o.Backend)
+	be, err := backend.Open(o.Backend, logw)
 	if err != nil {
 		return nil, err
-	}
-	if notice != "" {
-		fmt.Fprintln(logw, "WARN", notice)
 	}
 	defer be.Finalize()
 

@@ -632,12 +632,9 @@ func RunText(o TextOptions) (*TextReport, error) {
 	fmt.Fprintf(logw, "labeled subset: %d documents (%d per class of %d, %d of them for validation), test set %d documents\n",
 		sub.Len(), o.LabelsPerClass, classes, o.ValPerClass, testSet.Len())
 
-	be, notice, err := backend.New(o.Backend)
+	be, err := backend.Open(o.Backend, logw)
 	if err != nil {
 		return nil, err
-	}
-	if notice != "" {
-		fmt.Fprintln(logw, "WARN", notice)
 	}
 	defer be.Finalize()
 

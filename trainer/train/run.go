@@ -96,12 +96,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	be, notice, err := backend.New(cfg.Backend)
+	be, err := backend.Open(cfg.Backend, logw)
 	if err != nil {
 		return nil, err
-	}
-	if notice != "" {
-		fmt.Fprintln(logw, "WARN", notice)
 	}
 	defer be.Finalize()
 	// "model" is the encoder the checkpoint's /encoder holds, which
