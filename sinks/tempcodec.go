@@ -28,13 +28,13 @@ type tempDecodable interface {
 
 // newTempEncoder returns the function that writes rows of T to w.
 func newTempEncoder[T Row](w io.Writer) func(*T) error {
-	if _, ok := any(*new(T)).(tempCodec); !ok {
+	if _, ok := any(new(T)).(tempCodec); !ok {
 		enc := gob.NewEncoder(w)
 		return func(row *T) error { return enc.Encode(row) }
 	}
 	var head, body []byte
 	return func(row *T) error {
-		body = any(*row).(tempCodec).appendTemp(body[:0])
+		body = any(row).(tempCodec).appendTemp(body[:0]) // a pointer: no copy of the row boxed
 		head = binary.AppendUvarint(head[:0], uint64(len(body)))
 		if _, err := w.Write(head); err != nil {
 			return err
