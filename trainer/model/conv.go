@@ -106,7 +106,7 @@ func (c Conv) DecodeTo(ctx *context.Context, z *graph.Node, outChannels, side in
 		x = activations.Relu(backend.Conv2D(ctx.In(fmt.Sprintf("d%d", i)), Upsample2x(x), max(c.Channels[i-1]/2, 4), 3, 1))
 	}
 	if got := x.Shape().Dimensions[1]; got != side {
-		panicf("model: cannot decode %d×%d features to a %d×%d grid", z.Shape().Dimensions[1], z.Shape().Dimensions[1], side, side)
+		panic(fmt.Sprintf("model: cannot decode %d×%d features to a %d×%d grid", z.Shape().Dimensions[1], z.Shape().Dimensions[1], side, side))
 	}
 	return backend.Conv2D(ctx.In("out"), x, outChannels, 3, 1)
 }
@@ -173,8 +173,6 @@ func WeightedLoss(p int) func(labels, predictions []*graph.Node) *graph.Node {
 		return graph.Div(num, den)
 	}
 }
-
-func panicf(format string, args ...any) { panic(fmt.Errorf(format, args...)) }
 
 // CrossEntropyCells is the mean softmax cross-entropy of logits [B, H, W,
 // K] against the classes in labels [B, H, W] (int32) over the cells whose
