@@ -278,10 +278,10 @@ func Run(o Options) (*Report, error) {
 				if err != nil {
 					return nil, err
 				}
-				if _, err := fit1(be, ctx, fn, fit, lr, o); err != nil {
+				if _, _, err := fitExamples(be, ctx, fn, fit, lr, o.Steps, o.BatchSize, o.Seed); err != nil {
 					return nil, fmt.Errorf("finetune: %s, learning rate %g: %w", m.name, lr, err)
 				}
-				if acc, err = accuracy(be, ctx, fn, val); err != nil {
+				if acc, err = accuracyOf(be, ctx, fn, val); err != nil {
 					return nil, err
 				}
 			}
@@ -299,10 +299,10 @@ func Run(o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		if eps, err = fit1(be, ctx, fn, sub, row.LearningRate, o); err != nil {
+		if eps, _, err = fitExamples(be, ctx, fn, sub, row.LearningRate, o.Steps, o.BatchSize, o.Seed); err != nil {
 			return nil, fmt.Errorf("finetune: %s: %w", m.name, err)
 		}
-		if row.TestAccuracy, err = accuracy(be, ctx, fn, testSet); err != nil {
+		if row.TestAccuracy, err = accuracyOf(be, ctx, fn, testSet); err != nil {
 			return nil, err
 		}
 		row.Seconds, row.ExamplesPerSec = time.Since(start).Seconds(), eps
@@ -341,87 +341,122 @@ func LoadPretrained(dir string) (*gcontext.Context, model.Conv, error) {
 	return ctx, st.Config.Model, nil
 }
 
-// fit1 trains fn in ctx on set with Adam at lr for o.Steps batches of
-// o.BatchSize drawn in epochs of a seeded permutation; it returns the
-// throughput, the first step (compilation) excluded.
-func fit1(be backends.Backend, ctx *gcontext.Context, fn train.ModelFn, set *Labeled, lr float64, o Options) (float64, error) {
+// examples is what fitting and scoring read: a labeled set that builds the
+// model's inputs for any rows.
+type examples interface {
+	Len() int
+	label(i int) int
+	inputs(idx []int) []*tensors.Tensor
+}
+
+// inBatches calls each with the indices of consecutive batches of
+// evalBatch rows (n of them real, the last batch padded with row 0 so that
+// every batch has the same shape and the graph compiles once).
+func inBatches(total int, each func(idx []int, n int) error) error {
+	bs := min(evalBatch, total)
+	for start := 0; start < total; start += bs {
+		n := min(bs, total-start)
+		idx := make([]int, bs)
+		for i := range n {
+			idx[i] = start + i
+		}
+		if err := each(idx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func execOn(exec *gcontext.Exec, in []*tensors.Tensor) (*tensors.Tensor, error) {
+	args := make([]any, len(in))
+	for i, t := range in {
+		args[i] = t
+	}
+	out, err := exec.Exec(args...)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// fitExamples trains fn in ctx on set with Adam at lr for steps batches of
+// batch, drawn in epochs of a permutation seeded by seed, and returns the
+// throughput, the first step excluded, and the mean loss of the last tenth
+// of the steps (how well the labeled examples were fitted).
+func fitExamples(be backends.Backend, ctx *gcontext.Context, fn train.ModelFn, set examples, lr float64, steps, batch int, seed int64) (eps, loss float64, err error) {
 	tr := train.NewTrainer(be, ctx.Checked(false), fn, losses.SparseCategoricalCrossEntropyLogits,
 		optimizers.Adam().LearningRate(lr).Done(), nil, nil)
-	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0xba7c))
+	rng := rand.New(rand.NewPCG(uint64(seed), 0xba7c))
 	perm := rng.Perm(set.Len())
 	pos := 0
-	per := set.Size * set.Size * set.Channels
-	bs := o.BatchSize
-	x := make([]float32, bs*per)
-	y := make([]int32, bs)
+	idx := make([]int, batch)
+	y := make([]int32, batch)
 	var timed time.Duration
-	for step := range o.Steps {
-		for i := range bs {
+	tail := max(1, steps/10)
+	for step := range steps {
+		for i := range batch {
 			if pos == len(perm) {
 				perm, pos = rng.Perm(set.Len()), 0
 			}
-			j := perm[pos]
+			idx[i] = perm[pos]
+			y[i] = int32(set.label(perm[pos]))
 			pos++
-			copy(x[i*per:(i+1)*per], set.image(j))
-			y[i] = int32(set.Labels[j])
 		}
 		t0 := time.Now()
-		_, err := tr.TrainStep(nil,
-			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(slices.Clone(x), bs, set.Size, set.Size, set.Channels)},
-			[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(slices.Clone(y), bs, 1)})
+		m, err := tr.TrainStep(nil, set.inputs(idx), []*tensors.Tensor{tensors.FromFlatDataAndDimensions(slices.Clone(y), batch, 1)})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if step > 0 {
 			timed += time.Since(t0)
 		}
+		if step >= steps-tail && len(m) > 0 {
+			if v, ok := m[0].Value().(float32); ok {
+				loss += float64(v) / float64(tail)
+			}
+		}
 	}
-	if timed == 0 {
-		return 0, nil
+	if timed > 0 {
+		eps = float64((steps-1)*batch) / timed.Seconds()
 	}
-	return float64((o.Steps-1)*bs) / timed.Seconds(), nil
+	return eps, loss, nil
 }
 
-// evalBatch is the batch size of evaluation.
-const evalBatch = 500
-
-// accuracy is fn's accuracy on set.
-func accuracy(be backends.Backend, ctx *gcontext.Context, fn train.ModelFn, set *Labeled) (float64, error) {
+// accuracyOf is fn's accuracy on set.
+func accuracyOf(be backends.Backend, ctx *gcontext.Context, fn train.ModelFn, set examples) (float64, error) {
 	if set.Len() == 0 {
 		return 0, nil
 	}
-	exec, err := gcontext.NewExec(be, ctx.Reuse(), func(ctx *gcontext.Context, x *graph.Node) *graph.Node {
-		return graph.ArgMax(fn(ctx, nil, []*graph.Node{x})[0], -1)
+	exec, err := gcontext.NewExec(be, ctx.Reuse(), func(ctx *gcontext.Context, in []*graph.Node) *graph.Node {
+		return graph.ArgMax(fn(ctx, nil, in)[0], -1)
 	})
 	if err != nil {
 		return 0, err
 	}
-	per := set.Size * set.Size * set.Channels
-	bs := min(evalBatch, set.Len())
 	correct := 0
-	for start := 0; start < set.Len(); start += bs {
-		n := min(bs, set.Len()-start)
-		x := make([]float32, bs*per) // the last batch is padded with blank images
-		copy(x, set.Pixels[start*per:(start+n)*per])
-		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, bs, set.Size, set.Size, set.Channels))
+	err = inBatches(set.Len(), func(idx []int, n int) error {
+		out, err := execOn(exec, set.inputs(idx))
 		if err != nil {
-			return 0, err
+			return err
 		}
-		pred := out[0].Value()
 		for i := range n {
 			var p int
-			switch v := pred.(type) {
+			switch v := out.Value().(type) {
 			case []int32:
 				p = int(v[i])
 			case []int64:
 				p = int(v[i])
 			default:
-				return 0, fmt.Errorf("finetune: predictions of type %T", pred)
+				return fmt.Errorf("finetune: predictions of type %T", v)
 			}
-			if p == set.Labels[start+i] {
+			if p == set.label(idx[i]) {
 				correct++
 			}
 		}
-	}
-	return float64(correct) / float64(set.Len()), nil
+		return nil
+	})
+	return float64(correct) / float64(set.Len()), err
 }
+
+// evalBatch is the batch size of evaluation.
+const evalBatch = 500

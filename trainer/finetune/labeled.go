@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/pretext-dev/pretext/trainer/mnist"
 )
 
@@ -32,6 +34,18 @@ type Labeled struct {
 
 // Len is the number of images.
 func (l *Labeled) Len() int { return len(l.Labels) }
+
+func (l *Labeled) label(i int) int { return l.Labels[i] }
+
+// inputs is the images idx as one [len(idx), Size, Size, Channels] tensor.
+func (l *Labeled) inputs(idx []int) []*tensors.Tensor {
+	per := l.Size * l.Size * l.Channels
+	x := make([]float32, len(idx)*per)
+	for k, i := range idx {
+		copy(x[k*per:], l.image(i))
+	}
+	return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, len(idx), l.Size, l.Size, l.Channels)}
+}
 
 func (l *Labeled) image(i int) []float32 {
 	n := l.Size * l.Size * l.Channels

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,8 +19,6 @@ import (
 	gcontext "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
 	"github.com/gomlx/gomlx/pkg/ml/train"
-	"github.com/gomlx/gomlx/pkg/ml/train/losses"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/trainer/backend"
@@ -398,14 +395,6 @@ func (f *featureSet) inputs(idx []int) []*tensors.Tensor {
 	return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, len(idx), f.dim)}
 }
 
-// examples is what fitting and scoring read: a labeled set that builds the
-// model's inputs for any rows.
-type examples interface {
-	Len() int
-	label(i int) int
-	inputs(idx []int) []*tensors.Tensor
-}
-
 // bagOfWords is the documents' token counts over the vocabulary,
 // log(1+count), the special tokens and padding left out.
 func bagOfWords(s *TextSet, v *text.Vocab) *featureSet {
@@ -455,115 +444,6 @@ func encoderFeatures(be backends.Backend, ctx *gcontext.Context, b model.BERT, v
 		return nil
 	})
 	return f, err
-}
-
-// inBatches calls each with the indices of consecutive batches of
-// evalBatch rows (n of them real, the last batch padded with row 0 so that
-// every batch has the same shape and the graph compiles once).
-func inBatches(total int, each func(idx []int, n int) error) error {
-	bs := min(evalBatch, total)
-	for start := 0; start < total; start += bs {
-		n := min(bs, total-start)
-		idx := make([]int, bs)
-		for i := range n {
-			idx[i] = start + i
-		}
-		if err := each(idx, n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func execOn(exec *gcontext.Exec, in []*tensors.Tensor) (*tensors.Tensor, error) {
-	args := make([]any, len(in))
-	for i, t := range in {
-		args[i] = t
-	}
-	out, err := exec.Exec(args...)
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
-}
-
-// fitExamples trains fn in ctx on set as fit1 does (Adam at lr, steps
-// batches of batch in epochs of a seeded permutation) and returns the
-// throughput, the first step excluded, and the mean loss of the last tenth
-// of the steps (how well the labeled examples were fitted).
-func fitExamples(be backends.Backend, ctx *gcontext.Context, fn train.ModelFn, set examples, lr float64, steps, batch int, seed int64) (eps, loss float64, err error) {
-	tr := train.NewTrainer(be, ctx.Checked(false), fn, losses.SparseCategoricalCrossEntropyLogits,
-		optimizers.Adam().LearningRate(lr).Done(), nil, nil)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0xba7c))
-	perm := rng.Perm(set.Len())
-	pos := 0
-	idx := make([]int, batch)
-	y := make([]int32, batch)
-	var timed time.Duration
-	tail := max(1, steps/10)
-	for step := range steps {
-		for i := range batch {
-			if pos == len(perm) {
-				perm, pos = rng.Perm(set.Len()), 0
-			}
-			idx[i] = perm[pos]
-			y[i] = int32(set.label(perm[pos]))
-			pos++
-		}
-		t0 := time.Now()
-		m, err := tr.TrainStep(nil, set.inputs(idx), []*tensors.Tensor{tensors.FromFlatDataAndDimensions(slices.Clone(y), batch, 1)})
-		if err != nil {
-			return 0, 0, err
-		}
-		if step > 0 {
-			timed += time.Since(t0)
-		}
-		if step >= steps-tail && len(m) > 0 {
-			if v, ok := m[0].Value().(float32); ok {
-				loss += float64(v) / float64(tail)
-			}
-		}
-	}
-	if timed > 0 {
-		eps = float64((steps-1)*batch) / timed.Seconds()
-	}
-	return eps, loss, nil
-}
-
-// accuracyOf is fn's accuracy on set.
-func accuracyOf(be backends.Backend, ctx *gcontext.Context, fn train.ModelFn, set examples) (float64, error) {
-	if set.Len() == 0 {
-		return 0, nil
-	}
-	exec, err := gcontext.NewExec(be, ctx.Reuse(), func(ctx *gcontext.Context, in []*graph.Node) *graph.Node {
-		return graph.ArgMax(fn(ctx, nil, in)[0], -1)
-	})
-	if err != nil {
-		return 0, err
-	}
-	correct := 0
-	err = inBatches(set.Len(), func(idx []int, n int) error {
-		out, err := execOn(exec, set.inputs(idx))
-		if err != nil {
-			return err
-		}
-		for i := range n {
-			var p int
-			switch v := out.Value().(type) {
-			case []int32:
-				p = int(v[i])
-			case []int64:
-				p = int(v[i])
-			default:
-				return fmt.Errorf("finetune: predictions of type %T", v)
-			}
-			if p == set.label(idx[i]) {
-				correct++
-			}
-		}
-		return nil
-	})
-	return float64(correct) / float64(set.Len()), err
 }
 
 // RunText runs the text benchmark: every method's learning rate is chosen on
