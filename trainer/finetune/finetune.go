@@ -243,15 +243,8 @@ func Run(o Options) (*Report, error) {
 	for _, m := range o.Modes {
 		freeze := m == "linear"
 		methods = append(methods, method{"pretrained-" + m, func() (*gcontext.Context, train.ModelFn, error) {
-			ctx := newContext(o.Seed)
-			for v := range pre.InAbsPath("/" + model.EncoderScope).IterVariablesInScope() {
-				nv, err := v.CloneToContext(ctx)
-				if err != nil {
-					return nil, nil, err
-				}
-				nv.SetTrainable(!freeze)
-			}
-			return ctx, conv.Classifier(classes, o.Pool), nil
+			ctx, err := cloneEncoder(pre, newContext(o.Seed), !freeze)
+			return ctx, conv.Classifier(classes, o.Pool), err
 		}})
 	}
 	for _, b := range o.Baselines {
