@@ -85,7 +85,7 @@ func iterOf[T any](list []T) func(*T) bool {
 // with inputs read and labeled.
 func commitStaged(c Commit, staged []StagedShard, inputs, labeled int64) error {
 	tally := Tally{Counts: map[string]int64{OutcomeInput: inputs, OutcomeLabeled: labeled}}
-	_, err := (&commitFn{Commits: []Commit{c}}).ProcessElement(context.Background(), c.Name, nil, iterOf(staged), tally)
+	_, err := (&commitFn{Commits: []Commit{c}}).commit(context.Background(), c.Name, iterOf(staged), tally)
 	return err
 }
 

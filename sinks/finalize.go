@@ -22,11 +22,14 @@ func init() {
 	register.Function1x2[TempFile, string, TempFile](keyTempFile)
 	register.Function1x2[string, string, int](presentKey)
 	register.DoFn5x1[context.Context, string, func(*int) bool, func(*TempFile) bool, func(string, StagedShard), error](&mergeFn{})
-	register.DoFn5x2[context.Context, string, func(*int) bool, func(*StagedShard) bool, Tally, string, error](&commitFn{})
+	register.DoFn5x2[context.Context, string, func(*int) bool, func(*StagedShard) bool, func(*Tally) bool, string, error](&commitFn{})
+	register.DoFn2x0[Tally, func(string, Tally)](&tallyPerDatasetFn{})
 	register.Combiner2[Tally, string](&tallyFn{})
 	register.Iter1[int]()
 	register.Iter1[TempFile]()
 	register.Iter1[StagedShard]()
+	register.Iter1[Tally]()
+	register.Emitter2[string, Tally]()
 	register.Emitter2[string, StagedShard]()
 	beam.RegisterType(typeOf[TempFile]())
 	beam.RegisterType(typeOf[StagedShard]())
@@ -89,9 +92,24 @@ func Finalize(s beam.Scope, commits []Commit, temps, outcomes beam.PCollection) 
 	keyed := beam.ParDo(s, keyTempFile, temps)
 	staged := beam.ParDo(s, &mergeFn{Commits: commits}, beam.CoGroupByKey(s, parts, keyed))
 
-	tally := beam.Combine(s, &tallyFn{}, outcomes)
+	// The tally joins the commit as a third grouped input, keyed by
+	// dataset, not as a side input: prism keeps rescheduling a stage that
+	// reads a side input while its bundle runs, a busy loop that took a
+	// fifth of the CPU of a short run at GOMAXPROCS=1.
+	tally := beam.ParDo(s, &tallyPerDatasetFn{Names: names}, beam.Combine(s, &tallyFn{}, outcomes))
 	datasets := beam.ParDo(s, presentKey, beam.CreateList(s, names))
-	return beam.ParDo(s, &commitFn{Commits: commits}, beam.CoGroupByKey(s, datasets, staged), beam.SideInput{Input: tally})
+	return beam.ParDo(s, &commitFn{Commits: commits}, beam.CoGroupByKey(s, datasets, staged, tally))
+}
+
+// tallyPerDatasetFn keys the run's one tally by each dataset name.
+type tallyPerDatasetFn struct {
+	Names []string
+}
+
+func (f *tallyPerDatasetFn) ProcessElement(t Tally, emit func(string, Tally)) {
+	for _, n := range f.Names {
+		emit(n, t)
+	}
 }
 
 func partitionKey(dataset string, k int) string { return fmt.Sprintf("%s/%05d", dataset, k) }
@@ -192,7 +210,21 @@ type commitFn struct {
 	Commits []Commit
 }
 
-func (f *commitFn) ProcessElement(ctx context.Context, name string, _ func(*int) bool, stagedIter func(*StagedShard) bool, tally Tally) (string, error) {
+func (f *commitFn) ProcessElement(ctx context.Context, name string, _ func(*int) bool, stagedIter func(*StagedShard) bool, tallies func(*Tally) bool) (string, error) {
+	var tally, t Tally
+	n := 0
+	for tallies(&t) {
+		tally, n = t, n+1
+	}
+	if n != 1 {
+		return "", fmt.Errorf("sinks: %s: %d tallies of outcomes, want 1", name, n)
+	}
+	return f.commit(ctx, name, stagedIter, tally)
+}
+
+// commit publishes dataset name from its staged shards, once tally (the
+// outcome of every input) adds up.
+func (f *commitFn) commit(ctx context.Context, name string, stagedIter func(*StagedShard) bool, tally Tally) (string, error) {
 	c, err := findCommit(f.Commits, name)
 	if err != nil {
 		return "", err

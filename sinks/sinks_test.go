@@ -92,7 +92,7 @@ func commit(t *testing.T, c Commit, temps []TempFile, inputs int64) *Manifest {
 	}
 	j := 0
 	tally := Tally{Counts: map[string]int64{OutcomeInput: inputs, OutcomeLabeled: inputs}}
-	path, err := (&commitFn{Commits: []Commit{c}}).ProcessElement(ctx, c.Name, nil, func(s *StagedShard) bool {
+	path, err := (&commitFn{Commits: []Commit{c}}).commit(ctx, c.Name, func(s *StagedShard) bool {
 		if j == len(staged) {
 			return false
 		}
@@ -276,7 +276,7 @@ func TestRerunRemovesStaleShards(t *testing.T) {
 func TestCommitRefusesLostInputs(t *testing.T) {
 	dir := t.TempDir()
 	c := dataset(dir, 1)
-	_, err := (&commitFn{Commits: []Commit{c}}).ProcessElement(context.Background(), c.Name, nil,
+	_, err := (&commitFn{Commits: []Commit{c}}).commit(context.Background(), c.Name,
 		func(*StagedShard) bool { return false },
 		Tally{Counts: map[string]int64{OutcomeInput: 3, OutcomeLabeled: 1, OutcomeDead("decode", "x"): 1}})
 	if err == nil {
