@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
@@ -494,5 +495,44 @@ func TestMatchFiles(t *testing.T) {
 	}
 	if _, err := MatchFiles(context.Background(), filepath.Join(dir, "missing")+"/**", 0); err == nil {
 		t.Error("a missing folder matched without error")
+	}
+}
+
+// TestNoSideInputs builds the pipeline of every shipped config and fails on
+// any ParDo that reads a side input: prism reschedules such a stage in a
+// busy loop for as long as its bundle runs (1.5 million turns, a third of
+// the CPU of a short text run at GOMAXPROCS=1), so pipelines pass what a
+// side input would carry as data (bucketJobs, Finalize's keyed tally).
+func TestNoSideInputs(t *testing.T) {
+	for _, name := range []string{"quickstart.yaml", "colorize.yaml", "text-bert.yaml", "audio.yaml", "av.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := configs.Load(filepath.Join(repo, "configs", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Output = t.TempDir()
+			if cfg.Text.Vocab != "" {
+				cfg.Text.Vocab = filepath.Join(repo, cfg.Text.Vocab)
+			}
+			p, s := beam.NewPipelineWithRoot()
+			Build(s, cfg, mustPlan(t, cfg))
+			edges, _, err := p.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pardos := 0
+			for _, e := range edges {
+				if e.Op != graph.ParDo {
+					continue
+				}
+				pardos++
+				for _, in := range e.Input[1:] {
+					t.Errorf("%s reads a side input (%s)", e.Name(), in.Kind)
+				}
+			}
+			if pardos < 5 {
+				t.Fatalf("%d ParDos in the %s pipeline: not the pipeline", pardos, name)
+			}
+		})
 	}
 }

@@ -28,7 +28,7 @@ func init() {
 	register.DoFn5x1[context.Context, transforms.FileRef, func(TextRange), func(sinks.DeadLetter), func(string), error](&rangesFn{})
 	register.DoFn5x1[context.Context, TextRange, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&readDocsFn{})
 	register.Function3x0[string, func(*sinks.TempFile) bool, func(BucketFiles)](collectBucket)
-	register.DoFn6x1[context.Context, BucketFiles, func(*BucketFiles) bool, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&instancesFn{})
+	register.DoFn5x1[context.Context, BucketJob, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&instancesFn{})
 	register.Emitter1[TextRange]()
 	register.Emitter1[BucketFiles]()
 	register.Iter1[sinks.TempFile]()
@@ -95,7 +95,7 @@ func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 
 	grouped := beam.ParDo(s, collectBucket, beam.GroupByKey(s, beam.ParDo(s, keyByPartition, bucketTemps)))
 	inst := &instancesFn{Seed: cfg.Seed, Text: cfg.Text, Config: plan.TaskConfigs[TextTask], Dataset: task}
-	temps, deadInst, instOutcomes := beam.ParDo3(s, inst, grouped, beam.SideInput{Input: grouped})
+	temps, deadInst, instOutcomes := beam.ParDo3(s, inst, bucketJobs(s, grouped))
 
 	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, deadFiles, deadDocs, deadInst))
 	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, fileOutcomes, docOutcomes, instOutcomes))
@@ -398,7 +398,7 @@ func (f *instancesFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all func(*BucketFiles) bool, emitTemp func(sinks.TempFile), dead func(sinks.DeadLetter), outcome func(string)) error {
+func (f *instancesFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile), dead func(sinks.DeadLetter), outcome func(string)) error {
 	release, err := sinks.AcquireWork(ctx)
 	if err != nil {
 		return err
@@ -423,7 +423,7 @@ func (f *instancesFn) ProcessElement(ctx context.Context, b BucketFiles, all fun
 		return dst
 	}
 	g := grouping[TextDoc]{size: f.Text.GroupSize, numBuckets: f.Text.NumBuckets}
-	err = eachGroup(ctx, fs, b, all, g, func(group, extra []TextDoc) error {
+	err = eachGroup(ctx, fs, job, g, func(group, extra []TextDoc) error {
 		docs = asDocs(docs[:0], group)
 		if extra == nil {
 			// Each document's others: the rest of its group, in order.

@@ -31,7 +31,7 @@ import (
 
 func init() {
 	register.DoFn6x1[context.Context, transforms.FileRef, func(sinks.TempFile), func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&videoFn{})
-	register.DoFn4x1[context.Context, BucketFiles, func(*BucketFiles) bool, func(sinks.TempFile), error](&pairsFn{})
+	register.DoFn3x1[context.Context, BucketJob, func(sinks.TempFile), error](&pairsFn{})
 	beam.RegisterType(typeOf[VideoDoc]())
 	beam.RegisterType(typeOf[sinks.AVRow]())
 	beam.RegisterType(typeOf[sinks.AudioMaskRow]())
@@ -114,7 +114,7 @@ func Video(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 		grouped := beam.ParDo(s, collectBucket, beam.GroupByKey(s, beam.ParDo(s, keyByPartition, bucketTemps)))
 		pairs := &pairsFn{Seed: cfg.Seed, Audio: cfg.Audio, Video: cfg.Video, Image: cfg.Image,
 			Config: plan.TaskConfigs[av.TaskCorrespond], Dataset: avDS}
-		parts = append(parts, beam.ParDo(s, pairs, grouped, beam.SideInput{Input: grouped}))
+		parts = append(parts, beam.ParDo(s, pairs, bucketJobs(s, grouped)))
 	}
 	deadTemps := sinks.WriteDeadLetters(s, deadDS, dead)
 	parts = append(parts, deadTemps)
@@ -460,7 +460,7 @@ func (f *pairsFn) Setup() error {
 	return nil
 }
 
-func (f *pairsFn) ProcessElement(ctx context.Context, b BucketFiles, all func(*BucketFiles) bool, emitTemp func(sinks.TempFile)) error {
+func (f *pairsFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile)) error {
 	release, err := sinks.AcquireWork(ctx)
 	if err != nil {
 		return err
@@ -484,7 +484,7 @@ func (f *pairsFn) ProcessElement(ctx context.Context, b BucketFiles, all func(*B
 	}
 	// When the whole bucket is one video, its other_video negatives take
 	// audio from the first group of the next non-empty bucket (extra).
-	if err := eachGroup(ctx, fs, b, all, g, func(group, extra []VideoDoc) error {
+	if err := eachGroup(ctx, fs, job, g, func(group, extra []VideoDoc) error {
 		return f.group(ctx, w, group, extra)
 	}); err != nil {
 		return err
