@@ -395,3 +395,49 @@ func FuzzDecodeManifest(f *testing.F) {
 		}
 	})
 }
+
+// A partition with a few files more than MaxFanIn merges only the files it
+// must into one intermediate, so most rows are written once.
+func TestMergePassesRewriteFewRows(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fs, err := filesystem.New(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := MaxFanIn + 16
+	rows := testRows(3 * n)
+	var inputs []string
+	for i := 0; i < n; i++ {
+		p := &partition[DenoiseRow]{rows: []DenoiseRow{rows[i], rows[n+i], rows[2*n+i]}}
+		name := filepath.Join(dir, fmt.Sprintf("in-%03d.rows.s2", i))
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WriteSorted(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		inputs = append(inputs, name)
+	}
+	var got []string
+	total, err := MergeRows(ctx, fs, inputs, func(r DenoiseRow) error { got = append(got, r.Key); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != int64(len(rows)) || !sort.StringsAreSorted(got) {
+		t.Fatalf("merged %d rows (want %d), sorted %v", total, len(rows), sort.StringsAreSorted(got))
+	}
+	passes, _ := filepath.Glob(filepath.Join(dir, "*.pass*"))
+	if len(passes) != 1 {
+		t.Fatalf("intermediate files %v, want one", passes)
+	}
+	rewritten, err := MergeRows(ctx, fs, passes, func(DenoiseRow) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(3 * (n - MaxFanIn + 1)); rewritten != want {
+		t.Errorf("the intermediate holds %d rows, want %d (%d files of 3)", rewritten, want, n-MaxFanIn+1)
+	}
+}

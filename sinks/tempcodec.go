@@ -22,8 +22,28 @@ type tempCodec interface {
 
 // tempDecodable is the pointer side of tempCodec.
 type tempDecodable interface {
-	// readTemp sets the row from one encoding; it never aliases b.
-	readTemp(b []byte) error
+	// readTemp sets the row from one encoding; it never aliases b. Its
+	// int32 lists come from a (nil: one allocation each).
+	readTemp(b []byte, a *int32Arena) error
+}
+
+// int32Arena hands out int32 slices carved from blocks of arenaBlock, one
+// allocation for the lists of many rows instead of four per row. A block
+// is never reused: the rows that hold its slices keep it alive.
+type int32Arena struct{ free []int32 }
+
+const arenaBlock = 16 << 10
+
+func (a *int32Arena) take(n int) []int32 {
+	if a == nil || n > arenaBlock/8 {
+		return make([]int32, n)
+	}
+	if len(a.free) < n {
+		a.free = make([]int32, arenaBlock)
+	}
+	s := a.free[:n:n]
+	a.free = a.free[n:]
+	return s
 }
 
 // newTempEncoder returns the function that writes rows of T to w.
@@ -53,6 +73,7 @@ func newTempDecoder[T Row](r io.Reader) func(*T) error {
 	}
 	br := bufio.NewReaderSize(r, 32<<10)
 	var buf []byte
+	arena := &int32Arena{}
 	return func(row *T) error {
 		n, err := binary.ReadUvarint(br)
 		if err != nil {
@@ -71,15 +92,16 @@ func newTempDecoder[T Row](r io.Reader) func(*T) error {
 		if _, err := io.ReadFull(br, buf); err != nil {
 			return fmt.Errorf("row of %d bytes: %w", n, err)
 		}
-		return any(row).(tempDecodable).readTemp(buf)
+		return any(row).(tempDecodable).readTemp(buf, arena)
 	}
 }
 
 // tempReadBuf parses the fields of one hand-framed row in order; the first
 // error sticks.
 type tempReadBuf struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	arena *int32Arena
 }
 
 var errTempShort = errors.New("row truncated")
@@ -124,8 +146,13 @@ func (r *tempReadBuf) int32s() []int32 {
 		r.err = errTempShort
 		return nil
 	}
-	s := make([]int32, n)
+	s := r.arena.take(int(n))
 	for i := range s {
+		if len(r.b) > 0 && r.b[0] < 0x80 { // one byte: most token ids of a small vocabulary, every segment id
+			s[i] = int32(r.b[0])
+			r.b = r.b[1:]
+			continue
+		}
 		s[i] = r.int32()
 	}
 	return s
@@ -171,8 +198,8 @@ func (r MLMRow) appendTemp(b []byte) []byte {
 	return appendInt32(b, r.NumTokens)
 }
 
-func (r *MLMRow) readTemp(b []byte) error {
-	in := tempReadBuf{b: b}
+func (r *MLMRow) readTemp(b []byte, a *int32Arena) error {
+	in := tempReadBuf{b: b, arena: a}
 	*r = MLMRow{
 		Key:               in.string(),
 		DocIDA:            in.string(),

@@ -184,7 +184,7 @@ func (w *Writer) spill(ctx context.Context, k int) error {
 	}
 	// The bundle id keeps attempts of the same bundle (retries, speculative
 	// duplicates) from writing over each other's files.
-	name := Join(w.ds.StagingDir(), fmt.Sprintf("tmp-%05d-%s-%d.rows.zst", k, w.bundle, w.seq))
+	name := Join(w.ds.StagingDir(), fmt.Sprintf("tmp-%05d-%s-%d.rows.s2", k, w.bundle, w.seq))
 	w.seq++
 	rows := int64(p.Len())
 	w.held -= p.Bytes()
