@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
 )
 
 func randomMLMRow(rng *rand.Rand) MLMRow {
