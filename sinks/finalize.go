@@ -127,69 +127,135 @@ func findCommit(commits []Commit, name string) (Commit, error) {
 	return Commit{}, fmt.Errorf("sinks: dataset %q is not part of this run", name)
 }
 
-// mergeFn merges one partition's temporary files into a staged shard.
+// mergeFn merges one partition's temporary files into a staged shard. The
+// merges of a bundle run on a Pool (prism hands every partition of a run to
+// one bundle).
 type mergeFn struct {
 	Commits []Commit
+
+	pool *Pool[mergeJob, merged]
+}
+
+// mergeJob is one partition to merge.
+type mergeJob struct {
+	Commit
+	Key       string
+	Partition int
+	Inputs    []string
+	Rows      int64 // the rows the temporary files announce
+	Stats     map[string]int64
+}
+
+type merged struct {
+	shard StagedShard
+	err   error
+}
+
+func (f *mergeFn) StartBundle(ctx context.Context, _ func(string, StagedShard)) {
+	f.pool = NewPool(ctx, PoolSize(), mergePartition, func(j mergeJob, err error) merged {
+		return merged{err: fmt.Errorf("sinks: merging %s: %w", j.Key, err)}
+	})
 }
 
 func (f *mergeFn) ProcessElement(ctx context.Context, key string, _ func(*int) bool, temps func(*TempFile) bool, emit func(string, StagedShard)) error {
-	i := strings.LastIndexByte(key, '/')
-	name := key[:i]
-	k, err := strconv.Atoi(key[i+1:])
-	if err != nil {
-		return fmt.Errorf("sinks: bad partition key %q", key)
-	}
-	c, err := findCommit(f.Commits, name)
+	job, err := f.job(key, temps)
 	if err != nil {
 		return err
 	}
-	var inputs []string
-	stats := map[string]int64{}
-	var want int64
-	var t TempFile
-	for temps(&t) {
-		inputs = append(inputs, t.Path)
-		want += t.Rows
-		for s, n := range t.Stats {
-			stats[s] += n
-		}
-	}
-	sort.Strings(inputs)
-	format, err := LookupFormat(c.Format)
-	if err != nil {
-		return err
+	handle := emitMerged(emit)
+	if f.pool != nil {
+		return f.pool.Submit(job, handle)
 	}
 	// A merge holds up to MaxFanIn open temporary files and a row group; a
-	// runner may run every shard's merge of a worker at once (prism does).
+	// runner may run every shard's merge of a worker at once, so it takes a
+	// work slot (the pool's workers hold one each).
 	release, err := AcquireWork(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
+	return handle(mergePartition(ctx, job))
+}
+
+func (f *mergeFn) FinishBundle(ctx context.Context, emit func(string, StagedShard)) error {
+	if f.pool == nil {
+		return nil
+	}
+	pool := f.pool
+	f.pool = nil
+	return pool.Close(emitMerged(emit))
+}
+
+func emitMerged(emit func(string, StagedShard)) func(merged) error {
+	return func(m merged) error {
+		if m.err != nil {
+			return m.err
+		}
+		emit(m.shard.Dataset, m.shard)
+		return nil
+	}
+}
+
+// job reads the element: the partition key and its temporary files (Beam's
+// iterator is valid only during ProcessElement).
+func (f *mergeFn) job(key string, temps func(*TempFile) bool) (mergeJob, error) {
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return mergeJob{}, fmt.Errorf("sinks: bad partition key %q", key)
+	}
+	name := key[:i]
+	k, err := strconv.Atoi(key[i+1:])
+	if err != nil {
+		return mergeJob{}, fmt.Errorf("sinks: bad partition key %q", key)
+	}
+	c, err := findCommit(f.Commits, name)
+	if err != nil {
+		return mergeJob{}, err
+	}
+	job := mergeJob{Commit: c, Key: key, Partition: k, Stats: map[string]int64{}}
+	var t TempFile
+	for temps(&t) {
+		job.Inputs = append(job.Inputs, t.Path)
+		job.Rows += t.Rows
+		for s, n := range t.Stats {
+			job.Stats[s] += n
+		}
+	}
+	sort.Strings(job.Inputs)
+	return job, nil
+}
+
+// mergePartition merges one partition's temporary files into its staged
+// shard.
+func mergePartition(ctx context.Context, j mergeJob) merged {
+	c := j.Commit
+	format, err := LookupFormat(c.Format)
+	if err != nil {
+		return merged{err: err}
+	}
 	fs, err := filesystem.New(ctx, c.Dir)
 	if err != nil {
-		return err
+		return merged{err: err}
 	}
 	defer fs.Close()
-	staged := Join(c.StagingDir(), fmt.Sprintf("%s-%05d-of-%05d.staged", c.Name, k, c.NumShards))
+	staged := Join(c.StagingDir(), fmt.Sprintf("%s-%05d-of-%05d.staged", c.Name, j.Partition, c.NumShards))
 	out, err := fs.OpenWrite(ctx, staged)
 	if err != nil {
-		return fmt.Errorf("sinks: creating %s: %w", staged, err)
+		return merged{err: fmt.Errorf("sinks: creating %s: %w", staged, err)}
 	}
 	cw := &countingWriter{w: out, h: sha256.New()}
-	rows, err := format.Merge(ctx, fs, inputs, cw, ShardOptions{RowGroupRows: c.RowGroupRows, RowGroupBytes: c.RowGroupBytes, Metadata: c.metadata()})
+	rows, err := format.Merge(ctx, fs, j.Inputs, cw, ShardOptions{RowGroupRows: c.RowGroupRows, RowGroupBytes: c.RowGroupBytes, Metadata: c.metadata()})
 	if err != nil {
 		out.Close()
-		return fmt.Errorf("sinks: merging %s: %w", staged, err)
+		return merged{err: fmt.Errorf("sinks: merging %s: %w", staged, err)}
 	}
 	if err := out.Close(); err != nil {
-		return fmt.Errorf("sinks: closing %s: %w", staged, err)
+		return merged{err: fmt.Errorf("sinks: closing %s: %w", staged, err)}
 	}
-	if rows != want {
-		return fmt.Errorf("sinks: %s: merged %d rows, temporary files announced %d", staged, rows, want)
+	if rows != j.Rows {
+		return merged{err: fmt.Errorf("sinks: %s: merged %d rows, temporary files announced %d", staged, rows, j.Rows)}
 	}
-	emit(name, StagedShard{Dataset: name, Partition: k, Staged: staged, Rows: rows, Bytes: cw.n, SHA256: hex.EncodeToString(cw.h.Sum(nil)), Stats: stats})
-	return nil
+	return merged{shard: StagedShard{Dataset: c.Name, Partition: j.Partition, Staged: staged, Rows: rows, Bytes: cw.n, SHA256: hex.EncodeToString(cw.h.Sum(nil)), Stats: j.Stats}}
 }
 
 type countingWriter struct {

@@ -96,6 +96,7 @@ type labelFn struct {
 
 	labelers *Labelers
 	writers  []*sinks.Writer
+	pool     *sinks.Pool[transforms.FileRef, labeled]
 	inputs   beam.Counter
 	labeled  beam.Counter
 	rows     beam.Counter
@@ -180,44 +181,74 @@ func (f *labelFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ fun
 		}
 		f.writers = append(f.writers, w)
 	}
+	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.label, func(ref transforms.FileRef, err error) labeled {
+		return labeled{ref: ref, err: fmt.Errorf("vision: %s: %w", ref.Key, err)}
+	})
 	return nil
 }
 
-func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	f.inputs.Inc(ctx, 1)
-	transforms.Live.Inputs.Add(1)
+// labeled is what f.label makes of one input.
+type labeled struct {
+	ref transforms.FileRef
+	// stage, reason, detail: the input stops here when stage is set
+	// ("filter", or a dead letter's stage).
+	stage, reason, detail string
+	rows                  []Pending
+	err                   error // the filesystem failed: so does the bundle
+}
+
+// label reads, prepares and labels one input: the CPU-heavy part of an
+// element, which may run on a pool worker.
+func (f *labelFn) label(ctx context.Context, ref transforms.FileRef) labeled {
 	ex, stage, reason, detail, err := f.prepare(ctx, ref)
-	if err != nil {
-		return err
-	}
-	switch {
-	case stage == "filter":
-		f.filtered.Inc(ctx, 1)
-		transforms.Live.Filtered.Add(1)
-		outcome(sinks.OutcomeFiltered(reason))
-		return nil
-	case stage != "":
-		f.deadLetter(ctx, ref, stage, reason, detail, emitDead, outcome)
-		return nil
+	if err != nil || stage != "" {
+		return labeled{ref: ref, stage: stage, reason: reason, detail: detail, err: err}
 	}
 	// Label every task before adding any row, so an input either gives all its
 	// rows or becomes one dead letter: never half of its rows.
 	rows, err := f.labelers.Label(f.Seed, ex)
 	if err != nil {
-		f.deadLetter(ctx, ref, sinks.StageLabel, "label_error", err.Error(), emitDead, outcome)
+		return labeled{ref: ref, stage: sinks.StageLabel, reason: "label_error", detail: err.Error()}
+	}
+	return labeled{ref: ref, rows: rows}
+}
+
+func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	f.inputs.Inc(ctx, 1)
+	transforms.Live.Inputs.Add(1)
+	write := func(l labeled) error { return f.write(ctx, l, emitDead, outcome) }
+	if f.pool == nil {
+		return write(f.label(ctx, ref))
+	}
+	return f.pool.Submit(ref, write)
+}
+
+// write adds the rows of one labeled input to the writers, or counts its
+// filter drop or dead letter; it runs on the bundle's goroutine.
+func (f *labelFn) write(ctx context.Context, l labeled, emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	switch {
+	case l.err != nil:
+		return l.err
+	case l.stage == "filter":
+		f.filtered.Inc(ctx, 1)
+		transforms.Live.Filtered.Add(1)
+		outcome(sinks.OutcomeFiltered(l.reason))
+		return nil
+	case l.stage != "":
+		f.deadLetter(ctx, l.ref, l.stage, l.reason, l.detail, emitDead, outcome)
 		return nil
 	}
-	for _, p := range rows {
-		if err := f.writers[p.Task].Add(ctx, ref.Key, p.Row, p.Size); err != nil {
+	for _, p := range l.rows {
+		if err := f.writers[p.Task].Add(ctx, l.ref.Key, p.Row, p.Size); err != nil {
 			return err
 		}
 		for _, st := range p.Stats {
 			f.writers[p.Task].Count(st, 1)
 		}
 	}
-	f.rows.Inc(ctx, int64(len(rows)))
+	f.rows.Inc(ctx, int64(len(l.rows)))
 	f.labeled.Inc(ctx, 1)
-	transforms.Live.Rows.Add(int64(len(rows)))
+	transforms.Live.Rows.Add(int64(len(l.rows)))
 	outcome(sinks.OutcomeLabeled)
 	return nil
 }
@@ -330,7 +361,14 @@ func readFile(ctx context.Context, source string, size, maxBytes int64) (data []
 	return buf.Bytes(), "", "", nil
 }
 
-func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	if f.pool != nil {
+		pool := f.pool
+		f.pool = nil
+		if err := pool.Close(func(l labeled) error { return f.write(ctx, l, emitDead, outcome) }); err != nil {
+			return err
+		}
+	}
 	for _, w := range f.writers {
 		if err := w.Finish(ctx, emitTemp); err != nil {
 			return err

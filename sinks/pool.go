@@ -1,0 +1,141 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+)
+
+// Pool works on up to n elements of a bundle at once. prism gives a stage's
+// elements to one goroutine as one bundle, so a DoFn that works on them one
+// by one uses one core however many the machine has. A DoFn hands the
+// CPU-heavy part of each element to the pool and keeps everything Beam sees
+// (emitting, counters, writers) on its own goroutine, in the handle
+// function, which gets the results in the order they finish. Each worker
+// holds one of AcquireWork's slots while it works, so concurrent bundles of
+// a process share GOMAXPROCS slots rather than multiplying them.
+type Pool[In, Out any] struct {
+	jobs    chan In
+	results chan Out
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	pending int
+	closed  bool
+}
+
+// PoolSize is the number of workers a bundle's pool gets: GOMAXPROCS.
+// With one, a DoFn should do its work inline (NewPool returns nil).
+func PoolSize() int { return runtime.GOMAXPROCS(0) }
+
+// NewPool starts n workers running work, or returns nil when n < 2. A panic
+// in work is returned as the element's error by wrap, so one bad element
+// fails the bundle as it would inline rather than killing the process.
+func NewPool[In, Out any](ctx context.Context, n int, work func(context.Context, In) Out, wrap func(In, error) Out) *Pool[In, Out] {
+	if n < 2 {
+		return nil
+	}
+	p := &Pool[In, Out]{jobs: make(chan In, n), results: make(chan Out, n), stop: make(chan struct{})}
+	for range n {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for in := range p.jobs {
+				out := runGuarded(ctx, in, work, wrap)
+				select {
+				case p.results <- out:
+				case <-p.stop:
+					return
+				}
+			}
+		}()
+	}
+	return p
+}
+
+func runGuarded[In, Out any](ctx context.Context, in In, work func(context.Context, In) Out, wrap func(In, error) Out) (out Out) {
+	release, err := AcquireWork(ctx)
+	if err != nil {
+		return wrap(in, err)
+	}
+	defer release()
+	defer func() {
+		if r := recover(); r != nil {
+			out = wrap(in, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+		}
+	}()
+	return work(ctx, in)
+}
+
+// Submit hands in to a worker. While every worker is busy it passes
+// finished results to handle; it returns handle's first error, after which
+// the pool is stopped.
+func (p *Pool[In, Out]) Submit(in In, handle func(Out) error) error {
+	for {
+		select {
+		case p.jobs <- in:
+			p.pending++
+			return p.drain(false, handle)
+		case out := <-p.results:
+			p.pending--
+			if err := handle(out); err != nil {
+				p.Abort()
+				return err
+			}
+		}
+	}
+}
+
+// Close waits for every submitted element, passes each result to handle and
+// stops the workers. It returns handle's first error.
+func (p *Pool[In, Out]) Close(handle func(Out) error) error {
+	select {
+	case <-p.stop:
+		return nil // aborted: the bundle has already failed
+	default:
+	}
+	close(p.jobs)
+	p.closed = true
+	err := p.drain(true, handle)
+	p.wg.Wait()
+	return err
+}
+
+// drain passes finished results to handle: those ready now, or all of them
+// when wait is set.
+func (p *Pool[In, Out]) drain(wait bool, handle func(Out) error) error {
+	for p.pending > 0 {
+		var out Out
+		if wait {
+			out = <-p.results
+		} else {
+			select {
+			case out = <-p.results:
+			default:
+				return nil
+			}
+		}
+		p.pending--
+		if err := handle(out); err != nil {
+			p.Abort()
+			return err
+		}
+	}
+	return nil
+}
+
+// Abort stops the workers without waiting for their elements: for a bundle
+// that failed. It is safe to call more than once.
+func (p *Pool[In, Out]) Abort() {
+	select {
+	case <-p.stop:
+		return
+	default:
+	}
+	close(p.stop)
+	if !p.closed {
+		close(p.jobs)
+		p.closed = true
+	}
+}
