@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -166,7 +167,14 @@ type Sink struct {
 	// BufferMB bounds the rows a worker process holds, all bundles together,
 	// before writing them to temporary files. It does not change the output.
 	BufferMB int `yaml:"buffer_mb" json:"buffer_mb,omitempty"`
+	// CompressionLevel is the zstd level of the shards' pages: fastest,
+	// default (the empty string too), better or best. The rows are the
+	// same at every level; the bytes, their size and the CPU are not.
+	CompressionLevel string `yaml:"compression_level" json:"compression_level,omitempty"`
 }
+
+// CompressionLevels are the values of sink.compression_level.
+var CompressionLevels = []string{"fastest", "default", "better", "best"}
 
 // Default returns the defaults of every field except Input, Output and Tasks.
 func Default() Config {
@@ -402,6 +410,9 @@ func (c Config) Validate() error {
 	}
 	if c.Sink.BufferMB < 1 {
 		bad("sink.buffer_mb", "must be >= 1 (got %d)", c.Sink.BufferMB)
+	}
+	if l := c.Sink.CompressionLevel; l != "" && !slices.Contains(CompressionLevels, l) {
+		bad("sink.compression_level", "must be one of %s (got %q)", strings.Join(CompressionLevels, ", "), l)
 	}
 	if len(c.Tasks) == 0 {
 		bad("tasks", "at least one task is required (known: %s)", strings.Join(transforms.Names(""), ", "))

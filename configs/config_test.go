@@ -41,8 +41,9 @@ func TestBadConfigNamesEveryField(t *testing.T) {
 		{"unknown keys", "input: x\noutput: y\ncolour: red\nimage:\n  sise: 3\ntasks:\n  denoise: {sigma: 3}\n",
 			[]string{"colour", "sise", "tasks.denoise", "sigma"}},
 		{"bad values", "input: x\noutput: y\nimage: {size: 0, resize: stretch}\nsplit: {train: 0.5, val: 0.1, test: 0.1}\n" +
+			"sink: {compression_level: max}\n" +
 			"tasks:\n  denoise: {gaussian_sigma: [-3, 10]}\n  inpaint: {mask_ratio: [0.1, 1.5]}\n",
-			[]string{"image.size", "image.resize", "split", "tasks.denoise.gaussian_sigma", "tasks.inpaint.mask_ratio"}},
+			[]string{"image.size", "image.resize", "split", "sink.compression_level", "tasks.denoise.gaussian_sigma", "tasks.inpaint.mask_ratio"}},
 		{"unknown task and missing paths", "tasks:\n  paint: {}\n", []string{"tasks.paint: unknown task"}},
 		{"missing paths", "tasks:\n  colorize: {}\n", []string{"input: is required", "output: is required"}},
 	} {

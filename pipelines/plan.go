@@ -46,6 +46,7 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 				Name: name, Format: t.Format.Name(), Dir: sinks.Join(cfg.Output, name), RunID: runID,
 				NumShards: cfg.Sink.NumShards, RowGroupRows: cfg.Sink.RowGroupRows,
 				RowGroupBytes: int64(cfg.Sink.RowGroupMB) << 20, MaxBufferBytes: buffer,
+				CompressionLevel: cfg.Sink.CompressionLevel,
 			},
 			Task: name, Seed: cfg.Seed, ConfigHash: hash, Config: label,
 		}

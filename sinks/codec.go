@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -14,45 +15,81 @@ import (
 // safe for concurrent use, with at most two block encoders) bounds that.
 // Pages are small, so the window costs little compression; the frames are
 // standard zstd that any reader decodes.
-type shardCodec struct{}
+//
+// Level is sink.compression_level ("" is default): one shared encoder per
+// level.
+type shardCodec struct{ Level string }
 
 var (
-	shardEncoderOnce sync.Once
-	shardEncoder     *zstd.Encoder
+	shardDecoderOnce sync.Once
 	shardDecoder     *zstd.Decoder
+	shardEncodersMu  sync.Mutex
+	shardEncoders    = map[zstd.EncoderLevel]*zstd.Encoder{}
 )
 
-func shardCoders() (*zstd.Encoder, *zstd.Decoder) {
-	shardEncoderOnce.Do(func() {
+// zstdLevel maps sink.compression_level to klauspost/compress's levels
+// (about zstd's 1, 3, 7 and 11).
+func zstdLevel(name string) (zstd.EncoderLevel, error) {
+	switch name {
+	case "fastest":
+		return zstd.SpeedFastest, nil
+	case "", "default":
+		return zstd.SpeedDefault, nil
+	case "better":
+		return zstd.SpeedBetterCompression, nil
+	case "best":
+		return zstd.SpeedBestCompression, nil
+	}
+	return 0, fmt.Errorf("sinks: unknown compression level %q", name)
+}
+
+func shardEncoder(name string) (*zstd.Encoder, error) {
+	level, err := zstdLevel(name)
+	if err != nil {
+		return nil, err
+	}
+	shardEncodersMu.Lock()
+	defer shardEncodersMu.Unlock()
+	if enc, ok := shardEncoders[level]; ok {
+		return enc, nil
+	}
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(level),
+		zstd.WithEncoderConcurrency(2),
+		zstd.WithWindowSize(1<<20),
+		zstd.WithLowerEncoderMem(true),
+		zstd.WithZeroFrames(true),
+		zstd.WithEncoderCRC(false),
+	)
+	if err != nil {
+		return nil, err
+	}
+	shardEncoders[level] = enc
+	return enc, nil
+}
+
+func shardDecoderOf() *zstd.Decoder {
+	shardDecoderOnce.Do(func() {
 		var err error
-		shardEncoder, err = zstd.NewWriter(nil,
-			zstd.WithEncoderLevel(zstd.SpeedDefault),
-			zstd.WithEncoderConcurrency(2),
-			zstd.WithWindowSize(1<<20),
-			zstd.WithLowerEncoderMem(true),
-			zstd.WithZeroFrames(true),
-			zstd.WithEncoderCRC(false),
-		)
+		shardDecoder, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			panic(err) // only for invalid options, which are constant here
 		}
-		shardDecoder, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			panic(err)
-		}
 	})
-	return shardEncoder, shardDecoder
+	return shardDecoder
 }
 
 func (shardCodec) String() string                             { return "ZSTD" }
 func (shardCodec) CompressionCodec() pformat.CompressionCodec { return pformat.Zstd }
 
-func (shardCodec) Encode(dst, src []byte) ([]byte, error) {
-	enc, _ := shardCoders()
+func (c shardCodec) Encode(dst, src []byte) ([]byte, error) {
+	enc, err := shardEncoder(c.Level)
+	if err != nil {
+		return nil, err
+	}
 	return enc.EncodeAll(src, dst[:0]), nil
 }
 
 func (shardCodec) Decode(dst, src []byte) ([]byte, error) {
-	_, dec := shardCoders()
-	return dec.DecodeAll(src, dst[:0])
+	return shardDecoderOf().DecodeAll(src, dst[:0])
 }

@@ -244,7 +244,7 @@ func mergePartition(ctx context.Context, j mergeJob) merged {
 		return merged{err: fmt.Errorf("sinks: creating %s: %w", staged, err)}
 	}
 	cw := &countingWriter{w: out, h: sha256.New()}
-	rows, err := format.Merge(ctx, fs, j.Inputs, cw, ShardOptions{RowGroupRows: c.RowGroupRows, RowGroupBytes: c.RowGroupBytes, Metadata: c.metadata()})
+	rows, err := format.Merge(ctx, fs, j.Inputs, cw, ShardOptions{RowGroupRows: c.RowGroupRows, RowGroupBytes: c.RowGroupBytes, Metadata: c.metadata(), CompressionLevel: c.CompressionLevel})
 	if err != nil {
 		out.Close()
 		return merged{err: fmt.Errorf("sinks: merging %s: %w", staged, err)}

@@ -54,6 +54,9 @@ type ShardOptions struct {
 	// thousands of row groups, whose metadata a writer keeps until it closes.
 	RowGroupBytes int64
 	Metadata      map[string]string // footer key/value metadata
+	// CompressionLevel is the pages' zstd level (configs.Sink's); "" is
+	// default.
+	CompressionLevel string
 }
 
 var (
@@ -205,7 +208,7 @@ func NewShardWriter[T any](w io.Writer, opts ShardOptions, extra ...parquet.Writ
 		rowGroup = 256
 	}
 	wopts := []parquet.WriterOption{
-		parquet.Compression(shardCodec{}),
+		parquet.Compression(shardCodec{Level: opts.CompressionLevel}),
 		parquet.MaxRowsPerRowGroup(rowGroup),
 		parquet.CreatedBy("pretext", Version, ""),
 	}

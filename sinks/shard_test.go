@@ -3,6 +3,8 @@ package sinks
 import (
 	"bytes"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -95,5 +97,48 @@ func TestShardPagesOnDiskSameBytes(t *testing.T) {
 	inMemory := write(parquet.ColumnPageBuffers(parquet.NewBufferPool()))
 	if !bytes.Equal(onDisk, inMemory) {
 		t.Fatalf("shard bytes differ: %d on disk, %d in memory", len(onDisk), len(inMemory))
+	}
+}
+
+// Every sink.compression_level writes the same rows, in standard zstd that
+// parquet-go reads back; fastest is larger than default, best smaller.
+func TestShardCompressionLevels(t *testing.T) {
+	rows := testRows(300)
+	for i := range rows {
+		// Compressible payloads, as raw pixels are.
+		for j := range rows[i].Input {
+			rows[i].Input[j] = byte(j / 7)
+		}
+	}
+	size := map[string]int{}
+	for _, level := range []string{"fastest", "", "best"} {
+		var buf bytes.Buffer
+		w := NewShardWriter[DenoiseRow](&buf, ShardOptions{RowGroupRows: 100, CompressionLevel: level})
+		if _, err := w.Write(rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		size[level] = buf.Len()
+		got, err := parquet.Read[DenoiseRow](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		if err != nil {
+			t.Fatalf("level %q: %v", level, err)
+		}
+		if !reflect.DeepEqual(got, rows) {
+			t.Fatalf("level %q: rows differ", level)
+		}
+	}
+	if !(size["fastest"] > size[""] && size[""] > size["best"]) {
+		t.Errorf("shard bytes fastest %d, default %d, best %d", size["fastest"], size[""], size["best"])
+	}
+	var buf bytes.Buffer
+	w := NewShardWriter[DenoiseRow](&buf, ShardOptions{CompressionLevel: "max"})
+	_, err := w.Write(rows)
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "max") {
+		t.Errorf("unknown level: %v", err)
 	}
 }

@@ -39,6 +39,8 @@ type Dataset struct {
 	// MaxBufferBytes bounds the rows a Writer holds: when a bundle's rows
 	// reach it, every partition is written out as a temporary file.
 	MaxBufferBytes int
+	// CompressionLevel is the shards' zstd level; "" is default.
+	CompressionLevel string
 }
 
 // CheckNames reports a dataset whose name or run id could make a file
