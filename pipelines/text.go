@@ -378,6 +378,7 @@ type instancesFn struct {
 
 	vocab *text.Vocab
 	cfg   text.InstanceConfig
+	pool  *sinks.Pool[BucketJob, bucketDone]
 }
 
 func (f *instancesFn) Setup(ctx context.Context) error {
@@ -398,20 +399,77 @@ func (f *instancesFn) Setup(ctx context.Context) error {
 	return nil
 }
 
-func (f *instancesFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile), dead func(sinks.DeadLetter), outcome func(string)) error {
+// bucketDone is what f.bucket makes of one bucket.
+type bucketDone struct {
+	temps    []sinks.TempFile
+	outcomes map[string]int64
+	err      error
+}
+
+func (f *instancesFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) {
+	// The buckets of a bundle are cut into instances by GOMAXPROCS workers.
+	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.bucket, func(job BucketJob, err error) bucketDone {
+		return bucketDone{err: fmt.Errorf("pipelines: bucket %d: %w", job.Bucket.Bucket, err)}
+	})
+}
+
+func (f *instancesFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
+	handle := emitBucket(emitTemp, outcome)
+	if f.pool != nil {
+		return f.pool.Submit(job, handle)
+	}
+	// A bucket holds two groups of documents and the bucket's files open;
+	// it takes a work slot (the pool's workers hold one each).
 	release, err := sinks.AcquireWork(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
+	return handle(f.bucket(ctx, job))
+}
+
+func (f *instancesFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
+	if f.pool == nil {
+		return nil
+	}
+	pool := f.pool
+	f.pool = nil
+	return pool.Close(emitBucket(emitTemp, outcome))
+}
+
+// emitBucket emits a bucket's temporary files and outcomes, on the bundle's
+// goroutine.
+func emitBucket(emitTemp func(sinks.TempFile), outcome func(string)) func(bucketDone) error {
+	return func(d bucketDone) error {
+		if d.err != nil {
+			return d.err
+		}
+		for _, t := range d.temps {
+			emitTemp(t)
+		}
+		for o, n := range d.outcomes {
+			for range n {
+				outcome(o)
+			}
+		}
+		return nil
+	}
+}
+
+// bucket cuts one bucket's documents into groups and writes the instances
+// of every document; it may run on a pool worker, so it collects what the
+// bundle emits.
+func (f *instancesFn) bucket(ctx context.Context, job BucketJob) bucketDone {
+	d := bucketDone{outcomes: map[string]int64{}}
+	outcome := func(o string) { d.outcomes[o]++ }
 	fs, err := filesystem.New(ctx, f.Dataset.Dir)
 	if err != nil {
-		return err
+		return bucketDone{err: err}
 	}
 	defer fs.Close()
 	w, err := sinks.NewWriter(ctx, f.Dataset)
 	if err != nil {
-		return err
+		return bucketDone{err: err}
 	}
 	// docs and odocs are reused across groups and documents: CreateInstances
 	// keeps no reference to its others.
@@ -450,10 +508,13 @@ func (f *instancesFn) ProcessElement(ctx context.Context, job BucketJob, emitTem
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+	if err == nil {
+		err = w.Finish(ctx, func(t sinks.TempFile) { d.temps = append(d.temps, t) })
 	}
-	return w.Finish(ctx, emitTemp)
+	if err != nil {
+		return bucketDone{err: err}
+	}
+	return d
 }
 
 func (f *instancesFn) instances(ctx context.Context, w *sinks.Writer, doc text.Document, odocs []text.Document, outcome func(string)) error {
