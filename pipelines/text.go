@@ -407,34 +407,21 @@ type bucketDone struct {
 }
 
 func (f *instancesFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) {
-	// The buckets of a bundle are cut into instances by GOMAXPROCS workers.
+	// The buckets of a bundle are cut into instances by GOMAXPROCS workers
+	// (inline with one).
 	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.bucket, func(job BucketJob, err error) bucketDone {
 		return bucketDone{err: fmt.Errorf("pipelines: bucket %d: %w", job.Bucket.Bucket, err)}
 	})
 }
 
 func (f *instancesFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
-	handle := emitBucket(emitTemp, outcome)
-	if f.pool != nil {
-		return f.pool.Submit(job, handle)
-	}
-	// A bucket holds two groups of documents and the bucket's files open;
-	// it takes a work slot (the pool's workers hold one each).
-	release, err := sinks.AcquireWork(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	return handle(f.bucket(ctx, job))
+	// A bucket holds two groups of documents and the bucket's files open,
+	// so each holds a work slot (the pool's).
+	return f.pool.Submit(job, emitBucket(emitTemp, outcome))
 }
 
 func (f *instancesFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
-	if f.pool == nil {
-		return nil
-	}
-	pool := f.pool
-	f.pool = nil
-	return pool.Close(emitBucket(emitTemp, outcome))
+	return f.pool.Close(emitBucket(emitTemp, outcome))
 }
 
 // emitBucket emits a bucket's temporary files and outcomes, on the bundle's

@@ -58,15 +58,19 @@ func stage(t *testing.T, c Commit, temps []TempFile) ([]StagedShard, error) {
 		byPart[tf.Partition] = append(byPart[tf.Partition], tf)
 	}
 	var staged []StagedShard
+	emit := func(_ string, s StagedShard) { staged = append(staged, s) }
+	ctx := context.Background()
+	mf := &mergeFn{Commits: []Commit{c}}
+	mf.StartBundle(ctx, emit)
 	for k := 0; k < c.NumShards; k++ {
-		list := byPart[k]
-		err := (&mergeFn{Commits: []Commit{c}}).ProcessElement(context.Background(), partitionKey(c.Name, k), nil, iterOf(list),
-			func(_ string, s StagedShard) { staged = append(staged, s) })
-		if err != nil {
+		if err := mf.ProcessElement(ctx, partitionKey(c.Name, k), nil, iterOf(byPart[k]), emit); err != nil {
+			mf.pool.Abort()
 			return staged, err
 		}
 	}
-	return staged, nil
+	err := mf.FinishBundle(ctx, emit)
+	sort.Slice(staged, func(i, j int) bool { return staged[i].Partition < staged[j].Partition })
+	return staged, err
 }
 
 func iterOf[T any](list []T) func(*T) bool {

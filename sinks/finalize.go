@@ -162,28 +162,14 @@ func (f *mergeFn) ProcessElement(ctx context.Context, key string, _ func(*int) b
 	if err != nil {
 		return err
 	}
-	handle := emitMerged(emit)
-	if f.pool != nil {
-		return f.pool.Submit(job, handle)
-	}
 	// A merge holds up to MaxFanIn open temporary files and a row group; a
-	// runner may run every shard's merge of a worker at once, so it takes a
-	// work slot (the pool's workers hold one each).
-	release, err := AcquireWork(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	return handle(mergePartition(ctx, job))
+	// runner may run every shard's merge of a worker at once, so each holds a
+	// work slot (the pool's).
+	return f.pool.Submit(job, emitMerged(emit))
 }
 
 func (f *mergeFn) FinishBundle(ctx context.Context, emit func(string, StagedShard)) error {
-	if f.pool == nil {
-		return nil
-	}
-	pool := f.pool
-	f.pool = nil
-	return pool.Close(emitMerged(emit))
+	return f.pool.Close(emitMerged(emit))
 }
 
 func emitMerged(emit func(string, StagedShard)) func(merged) error {

@@ -124,7 +124,7 @@ func less[T Row](a, b T) bool {
 // faster relative, klauspost/compress) rather than zstd: the files live
 // minutes, and at zstd's fastest level compressing and decompressing them
 // took a quarter of a text run's CPU (2.3 of 17.6 CPU-s on the bench corpus).
-const tempBlockSize = 128 << 10
+const tempBlockSize = 64 << 10
 
 func newTempWriter(w io.Writer) *s2.Writer {
 	return s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(tempBlockSize))
@@ -327,8 +327,9 @@ func MergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []str
 	// final merge: 48 files make one intermediate of 17, not two of 32 and
 	// 16 (which would write every row twice). Intermediates join the back
 	// of the queue, so a row is rewritten once per level, not once per pass.
-	for pass := 0; len(inputs) > MaxFanIn; pass++ {
-		k := min(MaxFanIn, len(inputs)-MaxFanIn+1)
+	fanIn := fanInOf[T]()
+	for pass := 0; len(inputs) > fanIn; pass++ {
+		k := min(fanIn, len(inputs)-fanIn+1)
 		name := fmt.Sprintf("%s.pass%d.rows.s2", inputs[0], pass)
 		if err := mergeToTemp[T](ctx, fs, inputs[:k], name); err != nil {
 			return 0, err
@@ -340,6 +341,19 @@ func MergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []str
 
 // MaxFanIn is the most temporary files merged at once.
 const MaxFanIn = 32
+
+// MediaFanIn is the most temporary files of media rows (images, frames,
+// audio: the gob-encoded row types, hundreds of KB each) merged at once. A
+// reader holds its head row and the encoded next one, so 32 of them held
+// about 16 MB per merge, and a worker runs GOMAXPROCS merges.
+const MediaFanIn = 16
+
+func fanInOf[T Row]() int {
+	if _, ok := any(new(T)).(tempCodec); ok {
+		return MaxFanIn
+	}
+	return MediaFanIn
+}
 
 // mergeToTemp merges sorted temporary files into one.
 func mergeToTemp[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, name string) error {

@@ -17,6 +17,10 @@ import (
 // holds one of AcquireWork's slots while it works, so concurrent bundles of
 // a process share GOMAXPROCS slots rather than multiplying them.
 type Pool[In, Out any] struct {
+	ctx  context.Context
+	work func(context.Context, In) Out
+	wrap func(In, error) Out
+	// jobs is nil in a pool of one, which works inline, in Submit.
 	jobs    chan In
 	results chan Out
 	stop    chan struct{}
@@ -26,23 +30,24 @@ type Pool[In, Out any] struct {
 }
 
 // PoolSize is the number of workers a bundle's pool gets: GOMAXPROCS.
-// With one, a DoFn should do its work inline (NewPool returns nil).
 func PoolSize() int { return runtime.GOMAXPROCS(0) }
 
-// NewPool starts n workers running work, or returns nil when n < 2. A panic
-// in work is returned as the element's error by wrap, so one bad element
-// fails the bundle as it would inline rather than killing the process.
+// NewPool starts n workers running work; with n < 2 the pool runs work
+// inline, in Submit. A panic in work is returned as the element's result by
+// wrap (so is a failure to get a work slot): one bad element fails the
+// bundle as it would inline, rather than killing the process.
 func NewPool[In, Out any](ctx context.Context, n int, work func(context.Context, In) Out, wrap func(In, error) Out) *Pool[In, Out] {
+	p := &Pool[In, Out]{ctx: ctx, work: work, wrap: wrap}
 	if n < 2 {
-		return nil
+		return p
 	}
-	p := &Pool[In, Out]{jobs: make(chan In, n), results: make(chan Out, n), stop: make(chan struct{})}
+	p.jobs, p.results, p.stop = make(chan In, n), make(chan Out, n), make(chan struct{})
 	for range n {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			for in := range p.jobs {
-				out := runGuarded(ctx, in, work, wrap)
+				out := p.run(in)
 				select {
 				case p.results <- out:
 				case <-p.stop:
@@ -54,24 +59,28 @@ func NewPool[In, Out any](ctx context.Context, n int, work func(context.Context,
 	return p
 }
 
-func runGuarded[In, Out any](ctx context.Context, in In, work func(context.Context, In) Out, wrap func(In, error) Out) (out Out) {
-	release, err := AcquireWork(ctx)
+// run works on one element holding a work slot.
+func (p *Pool[In, Out]) run(in In) (out Out) {
+	release, err := AcquireWork(p.ctx)
 	if err != nil {
-		return wrap(in, err)
+		return p.wrap(in, err)
 	}
 	defer release()
 	defer func() {
 		if r := recover(); r != nil {
-			out = wrap(in, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
+			out = p.wrap(in, fmt.Errorf("panic: %v\n%s", r, debug.Stack()))
 		}
 	}()
-	return work(ctx, in)
+	return p.work(p.ctx, in)
 }
 
 // Submit hands in to a worker. While every worker is busy it passes
 // finished results to handle; it returns handle's first error, after which
 // the pool is stopped.
 func (p *Pool[In, Out]) Submit(in In, handle func(Out) error) error {
+	if p.jobs == nil {
+		return handle(p.run(in))
+	}
 	for {
 		select {
 		case p.jobs <- in:
@@ -90,6 +99,9 @@ func (p *Pool[In, Out]) Submit(in In, handle func(Out) error) error {
 // Close waits for every submitted element, passes each result to handle and
 // stops the workers. It returns handle's first error.
 func (p *Pool[In, Out]) Close(handle func(Out) error) error {
+	if p.jobs == nil {
+		return nil
+	}
 	select {
 	case <-p.stop:
 		return nil // aborted: the bundle has already failed
@@ -128,6 +140,9 @@ func (p *Pool[In, Out]) drain(wait bool, handle func(Out) error) error {
 // Abort stops the workers without waiting for their elements: for a bundle
 // that failed. It is safe to call more than once.
 func (p *Pool[In, Out]) Abort() {
+	if p.jobs == nil {
+		return
+	}
 	select {
 	case <-p.stop:
 		return

@@ -80,7 +80,22 @@ func TestPoolPanicIsTheElementsError(t *testing.T) {
 }
 
 func TestPoolOfOneIsInline(t *testing.T) {
-	if p := NewPool(context.Background(), 1, square, wrapPool); p != nil {
-		t.Fatal("a pool of one worker")
+	p := NewPool(context.Background(), 1, square, wrapPool)
+	var got []poolOut
+	handle := func(o poolOut) error { got = append(got, o); return nil }
+	for _, in := range []int{3, 13} {
+		if err := p.Submit(in, handle); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || got[len(got)-1].in != in {
+			t.Fatalf("element %d not handled inside Submit: %v", in, got)
+		}
 	}
+	if got[0].sq != 9 || got[1].err == nil || !strings.Contains(got[1].err.Error(), "panic: thirteen") {
+		t.Fatalf("results %+v", got)
+	}
+	if err := p.Close(handle); err != nil {
+		t.Fatal(err)
+	}
+	p.Abort()
 }

@@ -69,37 +69,12 @@ func writeDataset(t *testing.T, c Commit, rows []DenoiseRow, bundleSize int) *Ma
 func commit(t *testing.T, c Commit, temps []TempFile, inputs int64) *Manifest {
 	t.Helper()
 	ctx := context.Background()
-	byPart := map[int][]TempFile{}
-	for _, tf := range temps {
-		byPart[tf.Partition] = append(byPart[tf.Partition], tf)
+	staged, err := stage(t, c, temps)
+	if err != nil {
+		t.Fatal(err)
 	}
-	mf := &mergeFn{Commits: []Commit{c}}
-	var staged []StagedShard
-	for k := 0; k < c.NumShards; k++ {
-		list := byPart[k]
-		i := 0
-		err := mf.ProcessElement(ctx, partitionKey(c.Name, k), nil, func(tf *TempFile) bool {
-			if i == len(list) {
-				return false
-			}
-			*tf = list[i]
-			i++
-			return true
-		}, func(_ string, s StagedShard) { staged = append(staged, s) })
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	j := 0
 	tally := Tally{Counts: map[string]int64{OutcomeInput: inputs, OutcomeLabeled: inputs}}
-	path, err := (&commitFn{Commits: []Commit{c}}).commit(ctx, c.Name, func(s *StagedShard) bool {
-		if j == len(staged) {
-			return false
-		}
-		*s = staged[j]
-		j++
-		return true
-	}, tally)
+	path, err := (&commitFn{Commits: []Commit{c}}).commit(ctx, c.Name, iterOf(staged), tally)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,8 +371,8 @@ func FuzzDecodeManifest(f *testing.F) {
 	})
 }
 
-// A partition with a few files more than MaxFanIn merges only the files it
-// must into one intermediate, so most rows are written once.
+// A partition with a few files more than the fan-in merges only the files
+// it must into one intermediate, so most rows are written once.
 func TestMergePassesRewriteFewRows(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -405,7 +380,11 @@ func TestMergePassesRewriteFewRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := MaxFanIn + 16
+	fanIn := fanInOf[DenoiseRow]()
+	if fanIn != MediaFanIn || fanInOf[MLMRow]() != MaxFanIn {
+		t.Fatalf("fan-in %d for images, %d for text", fanIn, fanInOf[MLMRow]())
+	}
+	n := fanIn + fanIn/2
 	rows := testRows(3 * n)
 	var inputs []string
 	for i := 0; i < n; i++ {
@@ -437,7 +416,7 @@ func TestMergePassesRewriteFewRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(3 * (n - MaxFanIn + 1)); rewritten != want {
-		t.Errorf("the intermediate holds %d rows, want %d (%d files of 3)", rewritten, want, n-MaxFanIn+1)
+	if want := int64(3 * (n - fanIn + 1)); rewritten != want {
+		t.Errorf("the intermediate holds %d rows, want %d (%d files of 3)", rewritten, want, n-fanIn+1)
 	}
 }

@@ -216,11 +216,7 @@ func (f *labelFn) label(ctx context.Context, ref transforms.FileRef) labeled {
 func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
 	f.inputs.Inc(ctx, 1)
 	transforms.Live.Inputs.Add(1)
-	write := func(l labeled) error { return f.write(ctx, l, emitDead, outcome) }
-	if f.pool == nil {
-		return write(f.label(ctx, ref))
-	}
-	return f.pool.Submit(ref, write)
+	return f.pool.Submit(ref, func(l labeled) error { return f.write(ctx, l, emitDead, outcome) })
 }
 
 // write adds the rows of one labeled input to the writers, or counts its
@@ -362,12 +358,8 @@ func readFile(ctx context.Context, source string, size, maxBytes int64) (data []
 }
 
 func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	if f.pool != nil {
-		pool := f.pool
-		f.pool = nil
-		if err := pool.Close(func(l labeled) error { return f.write(ctx, l, emitDead, outcome) }); err != nil {
-			return err
-		}
+	if err := f.pool.Close(func(l labeled) error { return f.write(ctx, l, emitDead, outcome) }); err != nil {
+		return err
 	}
 	for _, w := range f.writers {
 		if err := w.Finish(ctx, emitTemp); err != nil {
