@@ -52,18 +52,7 @@ func TestAVResume(t *testing.T) {
 	}
 	want := weights(t, cfg.Output)
 
-	cfg2 := cfg
-	cfg2.Output = filepath.Join(dir, "run2")
-	if part, err := Run(context.Background(), cfg2, Options{StopAfter: 4}); err != nil || part.Step != 4 {
-		t.Fatalf("interrupted run: %+v, %v", part, err)
-	}
-	rest, err := Run(context.Background(), cfg2, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rest.ResumedFrom != 3 || rest.Step != 8 {
-		t.Errorf("resumed run: from step %d to %d, want 3 to 8", rest.ResumedFrom, rest.Step)
-	}
+	rest, cfg2 := interruptAndResume(t, cfg, dir)
 	if rest.Accuracy != full.Accuracy || rest.LastLoss != full.LastLoss {
 		t.Errorf("resumed run ends with loss %v, accuracy %v; uninterrupted %v, %v", rest.LastLoss, rest.Accuracy, full.LastLoss, full.Accuracy)
 	}

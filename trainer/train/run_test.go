@@ -72,23 +72,7 @@ func TestResume(t *testing.T) {
 	}
 	want := weights(t, cfg.Output)
 
-	cfg2 := cfg
-	cfg2.Output = filepath.Join(dir, "run2")
-	part, err := Run(context.Background(), cfg2, Options{StopAfter: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if part.Step != 4 {
-		t.Fatalf("interrupted run stopped at step %d, want 4", part.Step)
-	}
-	log.Reset()
-	rest, err := Run(context.Background(), cfg2, Options{Log: &log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rest.ResumedFrom != 3 || rest.Step != 8 {
-		t.Errorf("resumed run: from step %d to %d, want 3 to 8\n%s", rest.ResumedFrom, rest.Step, log.String())
-	}
+	_, cfg2 := interruptAndResume(t, cfg, dir)
 	sameWeights(t, weights(t, cfg2.Output), want, 8)
 	for _, f := range []string{LossCSV, LossPNG} {
 		a, err1 := os.ReadFile(filepath.Join(cfg.Output, f))
@@ -165,6 +149,31 @@ func TestConfigValidate(t *testing.T) {
 // sameWeights fails t unless got holds exactly want's variables, at least
 // minVars of them, with bit-identical values: a resumed run against an
 // uninterrupted one.
+// interruptAndResume runs cfg (8 steps, a checkpoint every 3) into
+// dir/run2, stopped after step 4, then resumes it; it fails the test unless
+// the second run starts from the step-3 checkpoint and reaches step 8, and
+// returns that run and its config.
+func interruptAndResume(t *testing.T, cfg Config, dir string) (*Result, Config) {
+	t.Helper()
+	cfg.Output = filepath.Join(dir, "run2")
+	part, err := Run(context.Background(), cfg, Options{StopAfter: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if part.Step != 4 {
+		t.Fatalf("interrupted run stopped at step %d, want 4", part.Step)
+	}
+	var log strings.Builder
+	rest, err := Run(context.Background(), cfg, Options{Log: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rest.ResumedFrom != 3 || rest.Step != 8 {
+		t.Errorf("resumed run: from step %d to %d, want 3 to 8\n%s", rest.ResumedFrom, rest.Step, log.String())
+	}
+	return rest, cfg
+}
+
 func sameWeights(t *testing.T, got, want map[string][]float32, minVars int) {
 	t.Helper()
 	if len(got) != len(want) || len(want) < minVars {

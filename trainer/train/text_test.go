@@ -49,20 +49,8 @@ func TestTextResume(t *testing.T) {
 	}
 	want := weights(t, cfg.Output)
 
-	cfg2 := cfg
-	cfg2.Output = filepath.Join(dir, "run2")
-	if part, err := Run(context.Background(), cfg2, Options{StopAfter: 4}); err != nil || part.Step != 4 {
-		t.Fatalf("interrupted run: %+v, %v", part, err)
-	}
-	rest, err := Run(context.Background(), cfg2, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rest.ResumedFrom != 3 || rest.Step != 8 {
-		t.Errorf("resumed run: from step %d to %d, want 3 to 8", rest.ResumedFrom, rest.Step)
-	}
-	got := weights(t, cfg2.Output)
-	sameWeights(t, got, want, 8)
+	_, cfg2 := interruptAndResume(t, cfg, dir)
+	sameWeights(t, weights(t, cfg2.Output), want, 8)
 }
 
 // TestTextLossFalls: over more steps the loss of the tiny BERT clearly
