@@ -321,11 +321,12 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 // appears twice is an error: it would mean an input was processed twice.
 func MergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, fn func(T) error) (int64, error) {
 	// Memory grows with the number of files merged at once, so many files
-	// are merged in passes of at most MaxFanIn, through intermediate files
-	// beside the inputs (in the staging folder the commit removes). Each
-	// pass merges only as many files as it must for the rest to fit the
-	// final merge: 48 files make one intermediate of 17, not two of 32 and
-	// 16 (which would write every row twice). Intermediates join the back
+	// are merged in passes of at most fanInOf[T] (MaxFanIn, or MediaFanIn
+	// for media rows), through intermediate files beside the inputs (in the
+	// staging folder the commit removes). Each pass merges only as many
+	// files as it must for the rest to fit the final merge: at a fan-in of
+	// 32, 48 files make one intermediate of 17, not two of 32 and 16 (which
+	// would write every row twice). Intermediates join the back
 	// of the queue, so a row is rewritten once per level, not once per pass.
 	fanIn := fanInOf[T]()
 	for pass := 0; len(inputs) > fanIn; pass++ {
