@@ -36,7 +36,15 @@ type huffman struct {
 	maxCodes [maxCodeLength]int32
 	// valsIndices[i] is the index into vals of minCodes[i].
 	valsIndices [maxCodeLength]int32
+	// fastAC, for an AC table, decodes a whole coefficient from the next
+	// fastBits bits: its Huffman code, run and size nibble, and its size
+	// bits, when they fit. An entry is value<<8 | run<<4 | bits used, or 0
+	// where they do not fit (and for end-of-band and zero-run codes).
+	fastAC [1 << fastBits]int32
 }
+
+// fastBits is the log-2 size of huffman.fastAC.
+const fastBits = 9
 
 // errShortHuffmanData means that an unexpected EOF occurred while decoding
 // Huffman data.
@@ -68,9 +76,46 @@ func (d *decoder) ensureNBits(n int32) error {
 	return nil
 }
 
+// refill tops the bit accumulator up to more than 24 bits from the
+// buffered bytes, so that most Huffman codes and their size bits decode
+// without a call to ensureNBits. It never calls fill and never passes a
+// marker: it stops at the end of the buffer or at an 0xff that is not a
+// stuffed 0xff 0x00, and leaves those to ensureNBits and its error handling,
+// as before. The bytes it takes are the scan's own, which the decoder would
+// have read next anyway, so a well-formed scan decodes to the same values.
+func (d *decoder) refill() {
+	if d.bits.n > 24 {
+		return
+	}
+	i, j := d.bytes.i, d.bytes.j
+	a, n := d.bits.a, d.bits.n
+	for n <= 24 && i+2 <= j {
+		x := d.bytes.buf[i]
+		if x != 0xff {
+			i++
+			d.bytes.nUnreadable = 1
+		} else if d.bytes.buf[i+1] == 0 {
+			i += 2
+			d.bytes.nUnreadable = 2
+		} else {
+			break
+		}
+		a = a<<8 | uint32(x)
+		n += 8
+	}
+	d.bytes.i = i
+	d.bits.a, d.bits.n = a, n
+	if n > 0 {
+		d.bits.m = 1 << uint32(n-1)
+	}
+}
+
 // receiveExtend is the composition of RECEIVE and EXTEND, specified in section
 // F.2.2.1.
 func (d *decoder) receiveExtend(t uint8) (int32, error) {
+	if d.bits.n < int32(t) {
+		d.refill()
+	}
 	if d.bits.n < int32(t) {
 		if err := d.ensureNBits(int32(t)); err != nil {
 			return 0, err
@@ -151,6 +196,12 @@ func (d *decoder) processDHT(n int) error {
 			}
 		}
 
+		if tc == acTable {
+			h.buildFastAC(&nCodes)
+		} else {
+			clear(h.fastAC[:])
+		}
+
 		// Derive minCodes, maxCodes, and valsIndices.
 		var c, index int32
 		for i, n := range nCodes {
@@ -171,6 +222,40 @@ func (d *decoder) processDHT(n int) error {
 	return nil
 }
 
+// buildFastAC fills h.fastAC from the code lengths and h.vals. Codes are
+// assigned in canonical order (section C): consecutive values within a
+// length, shifted left by one from one length to the next.
+func (h *huffman) buildFastAC(nCodes *[maxCodeLength]int32) {
+	clear(h.fastAC[:])
+	var x, code int32
+	for i := int32(0); i < fastBits; i++ {
+		length := i + 1
+		for j := int32(0); j < nCodes[i]; j, x, code = j+1, x+1, code+1 {
+			v := h.vals[x]
+			run, size := int32(v>>4), int32(v&0x0f)
+			if size == 0 || length+size > fastBits || code >= 1<<length {
+				// End of band, a run of 16 zeros, too long, or (in a
+				// table with more codes than a length has room for) no
+				// code at all: left to decodeHuffman.
+				continue
+			}
+			used := length + size
+			for m := int32(0); m < 1<<size; m++ {
+				value := m
+				if m < 1<<(size-1) {
+					value += (-1 << size) + 1
+				}
+				entry := value<<8 | run<<4 | used
+				base := (code<<size | m) << (fastBits - used)
+				for k := int32(0); k < 1<<(fastBits-used); k++ {
+					h.fastAC[base|k] = entry
+				}
+			}
+		}
+		code <<= 1
+	}
+}
+
 // decodeHuffman returns the next Huffman-coded value from the bit-stream,
 // decoded according to h.
 func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
@@ -178,6 +263,9 @@ func (d *decoder) decodeHuffman(h *huffman) (uint8, error) {
 		return 0, FormatError("uninitialized Huffman table")
 	}
 
+	if d.bits.n < 8 {
+		d.refill()
+	}
 	if d.bits.n < 8 {
 		if err := d.ensureNBits(8); err != nil {
 			if err != errMissingFF00 && err != errShortHuffmanData {

@@ -11,7 +11,8 @@ import (
 )
 
 // fixtures are real photos (testdata/images of the module) and re-encodings of
-// them that cover progressive scans, 4:4:4, 4:2:2 with odd sides and gray.
+// them that cover progressive scans, 4:4:4, 4:2:2 with odd sides, gray and
+// restart markers (every 3 MCUs).
 func fixtures(t testing.TB) map[string][]byte {
 	t.Helper()
 	paths := []string{
@@ -22,6 +23,7 @@ func fixtures(t testing.TB) map[string][]byte {
 		"testdata/chelsea-444.jpg",
 		"testdata/chelsea-422-odd.jpg",
 		"testdata/camera-gray.jpg",
+		"testdata/chelsea-restart.jpg",
 	}
 	m := map[string][]byte{}
 	for _, p := range paths {

@@ -160,7 +160,7 @@ func (d *decoder) processSOS(n int) error {
 		for i := 0; i < nComp; i++ {
 			compIndex := scan[i].compIndex
 			if d.progCoeffs[compIndex] == nil {
-				d.progCoeffs[compIndex] = make([]block, mxx*myy*d.comp[compIndex].h*d.comp[compIndex].v)
+				d.progCoeffs[compIndex] = getCoeffs(mxx * myy * d.comp[compIndex].h * d.comp[compIndex].v)
 			}
 		}
 	}
@@ -262,6 +262,22 @@ func (d *decoder) processSOS(n int) error {
 							// Decode the AC coefficients, as specified in section F.2.2.2.
 							huff := &d.huff[acTable][scan[i].ta]
 							for ; zig <= zigEnd; zig++ {
+								// Fast path: code, run and value in one
+								// look-up (huffman.fastAC).
+								if d.bits.n < 16 {
+									d.refill()
+								}
+								if d.bits.n >= fastBits {
+									f := huff.fastAC[(d.bits.a>>uint32(d.bits.n-fastBits))&(1<<fastBits-1)]
+									if f != 0 && zig+(f>>4)&0x0f <= zigEnd {
+										used := f & 0x0f
+										d.bits.n -= used
+										d.bits.m >>= uint32(used)
+										zig += (f >> 4) & 0x0f
+										bp[unzig[zig]] = (f >> 8) << al
+										continue
+									}
+								}
 								value, err := d.decodeHuffman(huff)
 								if err != nil {
 									return err
