@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -60,10 +61,11 @@ type audioFn struct {
 	Task  vision.TaskSpec
 
 	mask      audio.MaskConfig
-	mel       *audio.Mel
+	mels      sync.Pool // of *audio.Mel: its scratch buffers are one worker's
 	runner    av.Runner
 	ffmpegErr error
 	writer    *sinks.Writer
+	pool      *sinks.Pool[transforms.FileRef, clipped]
 }
 
 func (f *audioFn) Setup() error {
@@ -72,11 +74,13 @@ func (f *audioFn) Setup() error {
 		return fmt.Errorf("audio: config of task %s: %w", f.Task.Name, err)
 	}
 	f.mask = c.MaskConfig
-	m, err := audio.NewMel(f.Audio.Mel)
-	if err != nil {
+	if _, err := audio.NewMel(f.Audio.Mel); err != nil {
 		return err
 	}
-	f.mel = m
+	f.mels.New = func() any {
+		m, _ := audio.NewMel(f.Audio.Mel) // validated above
+		return m
+	}
 	f.runner = av.Runner{Timeout: time.Duration(f.Audio.TimeoutSeconds * float64(time.Second))}
 	// WAV needs no ffmpeg, so its absence is not fatal here: other
 	// containers become dead letters saying so.
@@ -87,15 +91,27 @@ func (f *audioFn) Setup() error {
 func (f *audioFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
 	w, err := sinks.NewWriter(ctx, f.Task.Dataset)
 	f.writer = w
+	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.clips, func(ref transforms.FileRef, err error) clipped {
+		return clipped{ref: ref, err: fmt.Errorf("audio: %s: %w", ref.Key, err)}
+	})
 	return err
 }
 
-func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	transforms.Live.Inputs.Add(1)
-	dead := func(stage, reason, detail string) {
-		transforms.Live.DeadLetters.Add(1)
-		emitDead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: stage, Reason: reason, Detail: detail})
-		outcome(sinks.OutcomeDead(stage, reason))
+// clipped is what f.clips makes of one input.
+type clipped struct {
+	ref transforms.FileRef
+	// stage, reason, detail: the input stops here when stage is set
+	// ("filter", or a dead letter's stage).
+	stage, reason, detail string
+	rows                  []sinks.AudioMaskRow
+	err                   error // the machine failed: so does the bundle
+}
+
+// clips reads, decodes, resamples and masks one input: the CPU-heavy part
+// of an element, which may run on a pool worker.
+func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
+	stop := func(stage, reason, detail string) clipped {
+		return clipped{ref: ref, stage: stage, reason: reason, detail: detail}
 	}
 	var buf bytes.Buffer
 	if ref.Size > 0 && ref.Size <= f.Audio.MaxBytes {
@@ -104,32 +120,51 @@ func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ 
 	}
 	_, reason, detail, err := transforms.CopyInput(ctx, ref.Source, f.Audio.MaxBytes, &buf)
 	if err != nil {
-		return err
+		return clipped{ref: ref, err: err}
 	}
 	if reason != "" {
-		dead(sinks.StageRead, reason, detail)
-		return nil
+		return stop(sinks.StageRead, reason, detail)
 	}
 	samples, rate, reason, detail, err := f.decode(ctx, ref.Key, buf.Bytes())
 	if err != nil {
-		return err
+		return clipped{ref: ref, err: err}
 	}
 	if reason != "" {
-		dead(sinks.StageDecode, reason, detail)
-		return nil
+		return stop(sinks.StageDecode, reason, detail)
 	}
 	x := audio.Resample(samples, rate, f.Audio.Mel.SampleRate)
 	rows, err := f.rows(ref, x)
 	if err != nil {
-		dead(sinks.StageLabel, "label_error", err.Error())
-		return nil
+		return stop(sinks.StageLabel, "label_error", err.Error())
 	}
 	if len(rows) == 0 {
+		return stop("filter", "too_short", "")
+	}
+	return clipped{ref: ref, rows: rows}
+}
+
+func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	transforms.Live.Inputs.Add(1)
+	return f.pool.Submit(ref, func(c clipped) error { return f.write(ctx, c, emitDead, outcome) })
+}
+
+// write adds the rows of one input to the writer, or counts its filter drop
+// or dead letter; it runs on the bundle's goroutine.
+func (f *audioFn) write(ctx context.Context, c clipped, emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.stage == "filter":
 		transforms.Live.Filtered.Add(1)
-		outcome(sinks.OutcomeFiltered("too_short"))
+		outcome(sinks.OutcomeFiltered(c.reason))
+		return nil
+	case c.stage != "":
+		transforms.Live.DeadLetters.Add(1)
+		emitDead(sinks.DeadLetter{Key: c.ref.Key, Source: c.ref.Source, Stage: c.stage, Reason: c.reason, Detail: c.detail})
+		outcome(sinks.OutcomeDead(c.stage, c.reason))
 		return nil
 	}
-	for _, r := range rows {
+	for _, r := range c.rows {
 		if err := f.writer.Add(ctx, r.Key, r, r.RowBytes()+256); err != nil {
 			return err
 		}
@@ -140,7 +175,7 @@ func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ 
 			f.writer.Count("silent", 1)
 		}
 	}
-	transforms.Live.Rows.Add(int64(len(rows)))
+	transforms.Live.Rows.Add(int64(len(c.rows)))
 	outcome(sinks.OutcomeLabeled)
 	return nil
 }
@@ -195,12 +230,14 @@ func (f *audioFn) rows(ref transforms.FileRef, x []float32) (rows []sinks.AudioM
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 		}
 	}()
+	mel := f.mels.Get().(*audio.Mel)
+	defer f.mels.Put(mel)
 	rate := f.Audio.Mel.SampleRate
 	split := vision.SplitOf(ref.Key, f.Split)
 	for _, c := range audio.Clips(len(x), rate, f.Audio.ClipSeconds, f.Audio.MinSeconds) {
 		start := float64(c.Start) / float64(rate)
 		key := ClipKey(ref.Key, start)
-		target, frames := f.mel.Compute(x[c.Start:c.End])
+		target, frames := mel.Compute(x[c.Start:c.End])
 		bins := f.Audio.Mel.NMels
 		rng := seeding.New(f.Seed, f.Task.Name, key, 0)
 		input, mask, ts, fs := audio.ApplyMask(target, frames, bins, f.mask, rng)
@@ -227,7 +264,10 @@ func (f *audioFn) rows(ref transforms.FileRef, x []float32) (rows []sinks.AudioM
 	return rows, nil
 }
 
-func (f *audioFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+func (f *audioFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
+	if err := f.pool.Close(func(c clipped) error { return f.write(ctx, c, emitDead, outcome) }); err != nil {
+		return err
+	}
 	if f.writer == nil {
 		return nil
 	}
