@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"image/png"
 	"sync"
 )
 
@@ -28,25 +27,6 @@ var (
 	PNGLevels       = []string{"default", "best_speed", "best_compression", "none"}
 )
 
-// pngBuffers lets concurrent encoders reuse their compression state, which
-// is most of a PNG encoder's allocation.
-type pngBuffers struct{ p sync.Pool }
-
-func (b *pngBuffers) Get() *png.EncoderBuffer  { e, _ := b.p.Get().(*png.EncoderBuffer); return e }
-func (b *pngBuffers) Put(e *png.EncoderBuffer) { b.p.Put(e) }
-
-var pngEncoders = func() map[string]*png.Encoder {
-	levels := map[string]png.CompressionLevel{
-		"": png.DefaultCompression, "default": png.DefaultCompression,
-		"best_speed": png.BestSpeed, "best_compression": png.BestCompression, "none": png.NoCompression,
-	}
-	m := make(map[string]*png.Encoder, len(levels))
-	for name, l := range levels {
-		m[name] = &png.Encoder{CompressionLevel: l, BufferPool: &pngBuffers{}}
-	}
-	return m
-}()
-
 // Encode encodes img. An *image.Gray stays one channel (gray PNG, gray JPEG,
 // one raw byte per pixel); anything else is written as RGB with its alpha
 // dropped (not composited: the colour values are kept as they are). The
@@ -63,7 +43,7 @@ func Encode(img image.Image, enc Encoding) ([]byte, error) {
 	}
 	switch enc.Format {
 	case "png":
-		return encodePNG(rgb, enc.PNGLevel)
+		return encodePNGPix(rgb.Pix, rgb.Stride, rgb.Rect.Dx(), rgb.Rect.Dy(), 3, enc.PNGLevel)
 	case "jpeg":
 		// An opaque NRGBA has the bytes of an RGBA, for which image/jpeg has
 		// a fast path (it has none for NRGBA).
@@ -85,7 +65,7 @@ func Encode(img image.Image, enc Encoding) ([]byte, error) {
 func encodeGray(g *image.Gray, enc Encoding) ([]byte, error) {
 	switch enc.Format {
 	case "png":
-		return encodePNG(g, enc.PNGLevel)
+		return encodePNGPix(g.Pix, g.Stride, g.Rect.Dx(), g.Rect.Dy(), 1, enc.PNGLevel)
 	case "jpeg":
 		return encodeJPEG(g, enc.JPEGQuality)
 	case "raw":
@@ -97,20 +77,6 @@ func encodeGray(g *image.Gray, enc Encoding) ([]byte, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("vision: unknown encoding format %q", enc.Format)
-}
-
-func encodePNG(img image.Image, level string) ([]byte, error) {
-	e, ok := pngEncoders[level]
-	if !ok {
-		return nil, fmt.Errorf("vision: unknown PNG level %q", level)
-	}
-	buf := encodeBuffers.Get().(*bytes.Buffer)
-	defer encodeBuffers.Put(buf)
-	buf.Reset()
-	if err := e.Encode(buf, img); err != nil {
-		return nil, fmt.Errorf("vision: png: %w", err)
-	}
-	return bytes.Clone(buf.Bytes()), nil
 }
 
 // encodeBuffers hold encoded images while they grow: one allocation of the

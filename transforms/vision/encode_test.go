@@ -2,9 +2,12 @@ package vision
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/binary"
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"testing"
 )
 
@@ -112,6 +115,85 @@ func TestEncodeErrors(t *testing.T) {
 			t.Errorf("Encode with %+v: no error", enc)
 		}
 	}
+}
+
+// pretext's PNG encoder makes image/png's filtered rows (same filter per
+// row) and a stream image/png decodes to the same pixels, at every level,
+// for RGB and gray, photos and odd sizes.
+func TestPNGIsImagePNGsFilters(t *testing.T) {
+	photo := photo256(t)
+	gray := image.NewGray(image.Rect(0, 0, 256, 256))
+	for i := range gray.Pix {
+		gray.Pix[i] = photo.Pix[4*i+1]
+	}
+	odd := gradient(7, 5)
+	for i := range odd.Pix {
+		if i%4 != 3 {
+			odd.Pix[i] ^= uint8(i * 37)
+		}
+	}
+	for _, img := range []image.Image{photo, gray, odd, gradient(1, 1)} {
+		for _, level := range PNGLevels {
+			got, err := Encode(img, Encoding{Format: "png", PNGLevel: level})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := png.Decode(bytes.NewReader(got))
+			if err != nil {
+				t.Fatalf("%v %s: image/png cannot read it: %v", img.Bounds(), level, err)
+			}
+			if !samePixels(m, img) {
+				t.Errorf("%v %s: pixels differ", img.Bounds(), level)
+			}
+			var want bytes.Buffer
+			lv := map[string]png.CompressionLevel{"default": png.DefaultCompression, "best_speed": png.BestSpeed, "best_compression": png.BestCompression, "none": png.NoCompression}[level]
+			if err := (&png.Encoder{CompressionLevel: lv}).Encode(&want, img); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := idat(t, got), idat(t, want.Bytes()); !bytes.Equal(g, w) {
+				t.Errorf("%v %s: filtered rows differ from image/png's", img.Bounds(), level)
+			}
+		}
+	}
+}
+
+// idat is the inflated image data of a PNG: its filtered rows.
+func idat(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var z []byte
+	for b = b[8:]; len(b) >= 12; {
+		n := binary.BigEndian.Uint32(b)
+		if string(b[4:8]) == "IDAT" {
+			z = append(z, b[8:8+n]...)
+		}
+		b = b[12+n:]
+	}
+	r, err := zlib.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func samePixels(a, b image.Image) bool {
+	if a.Bounds() != b.Bounds() {
+		return false
+	}
+	r := b.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			if r1 != r2 || g1 != g2 || b1 != b2 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func BenchmarkEncodePNG(b *testing.B) {
