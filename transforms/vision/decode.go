@@ -135,7 +135,9 @@ func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img *image
 		n = scale(cfg.Width, cfg.Height)
 	}
 	var m image.Image
-	if n != 8 {
+	if format == "jpeg" {
+		// jpegscale at full size decodes exactly as image/jpeg (its tests
+		// check), with a faster entropy decoder.
 		m, err = jpegscale.DecodeScaled(bytes.NewReader(data), n)
 	} else {
 		m, _, err = image.Decode(bytes.NewReader(data))
