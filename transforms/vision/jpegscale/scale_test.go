@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -148,6 +149,36 @@ func boxLuma(m image.Image, x0, y0, k int) float64 {
 		}
 	}
 	return s / float64(k*k)
+}
+
+// jpegtran's lossless transcodes of chelsea.jpg with restart markers (every 3
+// MCUs, baseline; every MCU row, progressive: non-interleaved scans, whose
+// restart intervals count blocks) decode exactly as chelsea.jpg at every
+// scale. image/jpeg rejects the progressive one ("missing 0xff00 sequence").
+func TestRestartMarkers(t *testing.T) {
+	ref, err := os.ReadFile("../../../testdata/images/chelsea.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"chelsea-restart.jpg", "chelsea-progressive-restart.jpg"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{8, 4, 2, 1} {
+			got, err := DecodeScaled(bytes.NewReader(data), n)
+			if err != nil {
+				t.Fatalf("%s at %d/8: %v", name, n, err)
+			}
+			want, err := DecodeScaled(bytes.NewReader(ref), n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s at %d/8 differs from chelsea.jpg", name, n)
+			}
+		}
+	}
 }
 
 func BenchmarkDecode(b *testing.B) {

@@ -178,6 +178,8 @@ func (d *decoder) processSOS(n int) error {
 		// blocks: the third block in the first row has (bx, by) = (2, 0).
 		bx, by     int
 		blockCount int
+		// units counts the blocks of a non-interleaved scan.
+		units int
 	)
 	for my := 0; my < myy; my++ {
 		for mx := 0; mx < mxx; mx++ {
@@ -222,6 +224,16 @@ func (d *decoder) processSOS(n int) error {
 						if bx*8 >= d.width || by*8 >= d.height {
 							continue
 						}
+						// In a non-interleaved scan the restart interval
+						// counts blocks (section A.2.2), not the MCUs of
+						// this loop (image/jpeg counts MCUs, and so fails
+						// on such scans with restart markers).
+						if d.ri > 0 && units > 0 && units%d.ri == 0 {
+							if err := d.restart(&expectedRST, &dc); err != nil {
+								return err
+							}
+						}
+						units++
 					}
 
 					// Load the previous partially decoded coefficients, if applicable.
@@ -330,31 +342,38 @@ func (d *decoder) processSOS(n int) error {
 				} // for j
 			} // for i
 			mcu++
-			if d.ri > 0 && mcu%d.ri == 0 && mcu < mxx*myy {
-				// For well-formed input, the RST[0-7] restart marker follows
-				// immediately. For corrupt input, call findRST to try to
-				// resynchronize.
-				if err := d.readFull(d.tmp[:2]); err != nil {
+			if nComp != 1 && d.ri > 0 && mcu%d.ri == 0 && mcu < mxx*myy {
+				if err := d.restart(&expectedRST, &dc); err != nil {
 					return err
-				} else if d.tmp[0] != 0xff || d.tmp[1] != expectedRST {
-					if err := d.findRST(expectedRST); err != nil {
-						return err
-					}
 				}
-				expectedRST++
-				if expectedRST == rst7Marker+1 {
-					expectedRST = rst0Marker
-				}
-				// Reset the Huffman decoder.
-				d.bits = bits{}
-				// Reset the DC components, as per section F.2.1.3.1.
-				dc = [maxComponents]int32{}
-				// Reset the progressive decoder state, as per section G.1.2.2.
-				d.eobRun = 0
 			}
 		} // for mx
 	} // for my
 
+	return nil
+}
+
+// restart reads the RST marker that ends a restart interval and resets the
+// entropy decoder, the DC predictions (section F.2.1.3.1) and the end-of-band
+// run (section G.1.2.2).
+func (d *decoder) restart(expectedRST *uint8, dc *[maxComponents]int32) error {
+	// For well-formed input, the RST[0-7] restart marker follows
+	// immediately. For corrupt input, call findRST to try to
+	// resynchronize.
+	if err := d.readFull(d.tmp[:2]); err != nil {
+		return err
+	} else if d.tmp[0] != 0xff || d.tmp[1] != *expectedRST {
+		if err := d.findRST(*expectedRST); err != nil {
+			return err
+		}
+	}
+	*expectedRST++
+	if *expectedRST == rst7Marker+1 {
+		*expectedRST = rst0Marker
+	}
+	d.bits = bits{}
+	*dc = [maxComponents]int32{}
+	d.eobRun = 0
 	return nil
 }
 
