@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -134,10 +135,14 @@ type videoFn struct {
 	Buckets sinks.Dataset
 
 	runner   av.Runner
-	mel      *audio.Mel
+	mels     sync.Pool // of *audio.Mel: its scratch buffers are one worker's
 	labelers *vision.Labelers
 	writers  []*sinks.Writer
 	bucket   *sinks.Writer
+	pool     *sinks.Pool[transforms.FileRef, *fetched]
+	// tmp is the bundle's temporary folder: a subfolder per video between
+	// its fetch and its labelling.
+	tmp string
 }
 
 // Setup fails when ffmpeg is missing: on a runner, workers start where the
@@ -154,8 +159,12 @@ func (f *videoFn) Setup() error {
 	}
 	f.labelers = l
 	if f.Pairs {
-		if f.mel, err = audio.NewMel(f.Audio.Mel); err != nil {
+		if _, err = audio.NewMel(f.Audio.Mel); err != nil {
 			return err
+		}
+		f.mels.New = func() any {
+			m, _ := audio.NewMel(f.Audio.Mel) // validated above
+			return m
 		}
 	}
 	return nil
@@ -177,6 +186,14 @@ func (f *videoFn) StartBundle(ctx context.Context, _, _ func(sinks.TempFile), _ 
 		}
 		f.bucket = w
 	}
+	dir, err := os.MkdirTemp("", "pretext-video-")
+	if err != nil {
+		return err
+	}
+	f.tmp = dir
+	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.fetch, func(ref transforms.FileRef, err error) *fetched {
+		return &fetched{ref: ref, err: fmt.Errorf("video: %s: %w", ref.Key, err)}
+	})
 	return nil
 }
 
@@ -186,7 +203,33 @@ type outcome struct{ stage, reason, detail string }
 
 func (f *videoFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _, _ func(sinks.TempFile), emitDead func(sinks.DeadLetter), emitOutcome func(string)) error {
 	transforms.Live.Inputs.Add(1)
-	o, err := f.process(ctx, ref)
+	return f.pool.Submit(ref, func(fe *fetched) error { return f.write(ctx, fe, emitDead, emitOutcome) })
+}
+
+// fetched is a video made ready to label by f.fetch: probed, its sound's
+// features computed and its sampled frames spooled to dir/frames; or how it
+// ended instead (out), or the failure of the machine (err).
+type fetched struct {
+	ref   transforms.FileRef
+	out   *outcome
+	err   error
+	dir   string
+	info  *av.Info
+	track *audioTrack
+	times []float64
+}
+
+// write labels a fetched video's frames into the writers, or counts its
+// filter drop or dead letter; it runs on the bundle's goroutine and removes
+// the video's temporary folder.
+func (f *videoFn) write(ctx context.Context, fe *fetched, emitDead func(sinks.DeadLetter), emitOutcome func(string)) error {
+	if fe.dir != "" {
+		defer os.RemoveAll(fe.dir)
+	}
+	o, err := fe.out, fe.err
+	if err == nil && o == nil {
+		err = f.labelSpool(ctx, fe)
+	}
 	if err != nil {
 		return err
 	}
@@ -198,10 +241,20 @@ func (f *videoFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _,
 		emitOutcome(sinks.OutcomeFiltered(o.reason))
 	default:
 		transforms.Live.DeadLetters.Add(1)
-		emitDead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: o.stage, Reason: o.reason, Detail: o.detail})
+		emitDead(sinks.DeadLetter{Key: fe.ref.Key, Source: fe.ref.Source, Stage: o.stage, Reason: o.reason, Detail: o.detail})
 		emitOutcome(sinks.OutcomeDead(o.stage, o.reason))
 	}
 	return nil
+}
+
+// labelSpool reads a fetched video's spooled frames back and labels them.
+func (f *videoFn) labelSpool(ctx context.Context, fe *fetched) error {
+	spool, err := os.Open(filepath.Join(fe.dir, "frames"))
+	if err != nil {
+		return err
+	}
+	defer spool.Close()
+	return f.label(ctx, fe.ref, fe.info, fe.track, fe.times, bufio.NewReaderSize(spool, 1<<20))
 }
 
 // mediaOutcome turns an av error into a dead letter, or returns it as a
@@ -214,13 +267,30 @@ func mediaOutcome(err error) (*outcome, error) {
 	return nil, err
 }
 
-func (f *videoFn) process(ctx context.Context, ref transforms.FileRef) (*outcome, error) {
-	dir, err := os.MkdirTemp("", "pretext-video-")
+// fetch copies a video if it is not local, probes it, computes its sound's
+// features and spools its sampled, resized frames: the ffmpeg-heavy part of
+// an element, which may run on a pool worker. Labelling, which writes rows,
+// is left to write, on the bundle's goroutine; rows are written only once
+// every frame has decoded, so a video gives all its rows or none.
+func (f *videoFn) fetch(ctx context.Context, ref transforms.FileRef) *fetched {
+	fe := &fetched{ref: ref}
+	dir, err := os.MkdirTemp(f.tmp, "video-")
 	if err != nil {
-		return nil, err
+		fe.err = err
+		return fe
 	}
-	defer os.RemoveAll(dir)
-	local, o, err := f.localCopy(ctx, ref, dir)
+	fe.out, fe.err = f.spool(ctx, fe, dir)
+	if fe.out != nil || fe.err != nil {
+		os.RemoveAll(dir)
+		return fe
+	}
+	fe.dir = dir
+	return fe
+}
+
+// spool is fetch's work in dir; a non-nil outcome ends the video there.
+func (f *videoFn) spool(ctx context.Context, fe *fetched, dir string) (*outcome, error) {
+	local, o, err := f.localCopy(ctx, fe.ref, dir)
 	if o != nil || err != nil {
 		return o, err
 	}
@@ -239,13 +309,13 @@ func (f *videoFn) process(ctx context.Context, ref transforms.FileRef) (*outcome
 	if reason := vision.Filter(info.Video.Width, info.Video.Height, f.Image); reason != "" {
 		return &outcome{"filter", reason, ""}, nil
 	}
-	var track *audioTrack
+	fe.info = info
 	if f.Pairs {
 		samples, rate, err := f.runner.Audio(ctx, local, f.Video.MaxSeconds)
 		if err != nil {
 			return mediaOutcome(err)
 		}
-		track = f.features(audio.Resample(samples, rate, f.Audio.Mel.SampleRate))
+		fe.track = f.features(audio.Resample(samples, rate, f.Audio.Mel.SampleRate))
 	}
 	spool, err := os.Create(filepath.Join(dir, "frames"))
 	if err != nil {
@@ -253,9 +323,8 @@ func (f *videoFn) process(ctx context.Context, ref transforms.FileRef) (*outcome
 	}
 	defer spool.Close()
 	sw := bufio.NewWriterSize(spool, 1<<20)
-	var times []float64
 	err = f.runner.EachFrame(ctx, local, f.Video.FPS, f.Video.MaxFrames, int(min(f.Image.MaxPixels, math.MaxInt32)), func(fr av.Frame) error {
-		times = append(times, fr.Time)
+		fe.times = append(fe.times, fr.Time)
 		return writeFrame(sw, vision.Resize(fr.Image, f.Image.Resize, f.Image.Size, f.Image.Filter))
 	})
 	if err != nil {
@@ -264,12 +333,7 @@ func (f *videoFn) process(ctx context.Context, ref transforms.FileRef) (*outcome
 	if err := sw.Flush(); err != nil {
 		return nil, fmt.Errorf("video: spooling frames: %w", err)
 	}
-	// Every frame decoded: only now are rows written, so a video gives all
-	// its rows or none.
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return nil, f.label(ctx, ref, info, track, times, bufio.NewReaderSize(spool, 1<<20))
+	return nil, spool.Close()
 }
 
 // localCopy returns a local path of the video: the file itself on the local
@@ -317,7 +381,9 @@ type audioTrack struct {
 func (f *videoFn) features(x []float32) *audioTrack {
 	hop := f.Audio.Mel.Hop
 	t := &audioTrack{samples: len(x), power: make([]float32, len(x)/hop)}
-	t.logMel, _ = f.mel.Compute(x)
+	mel := f.mels.Get().(*audio.Mel)
+	t.logMel, _ = mel.Compute(x)
+	f.mels.Put(mel)
 	for j := range t.power {
 		var sum float64
 		for _, v := range x[j*hop : (j+1)*hop] {
@@ -384,7 +450,14 @@ func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.In
 	return nil
 }
 
-func (f *videoFn) FinishBundle(ctx context.Context, emitTemp, emitBucket func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
+func (f *videoFn) FinishBundle(ctx context.Context, emitTemp, emitBucket func(sinks.TempFile), emitDead func(sinks.DeadLetter), emitOutcome func(string)) error {
+	if err := f.pool.Close(func(fe *fetched) error { return f.write(ctx, fe, emitDead, emitOutcome) }); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(f.tmp); err != nil {
+		return err
+	}
+	f.tmp = ""
 	for _, w := range f.writers {
 		if err := w.Finish(ctx, emitTemp); err != nil {
 			return err
@@ -397,6 +470,20 @@ func (f *videoFn) FinishBundle(ctx context.Context, emitTemp, emitBucket func(si
 		return err
 	}
 	return nil
+}
+
+// Teardown removes the temporary folder of a bundle that failed: the frames
+// of videos fetched but never labelled.
+func (f *videoFn) Teardown() error {
+	if f.pool != nil {
+		f.pool.Abort()
+	}
+	if f.tmp == "" {
+		return nil
+	}
+	err := os.RemoveAll(f.tmp)
+	f.tmp = ""
+	return err
 }
 
 // writeFrame spools an image: width, height, then its pixels.
