@@ -8,6 +8,14 @@ out_bytes. A rate "per core" is count / CPU seconds of a GOMAXPROCS=1 (or
 single-process Python) run; "wall" is count / wall seconds. Every figure is
 the median over the runs of one name; the spread is (max-min)/median of the
 per-core rate, the noise of this run.
+
+A ratio of rates is paired: bench/run measures both sides once in every
+round, one right after the other, so the i-th runs of the two names share
+the machine's load of that moment (this machine is shared, and its load
+drifts over minutes). The ratio is the median over the rounds of
+rate(num run i) / rate(den run i), and the table gives the rounds' range
+too. Peak RSS, and names with different run counts, are compared by their
+medians.
 """
 import argparse
 import csv
@@ -63,6 +71,21 @@ def summary(rs):
     }
 
 
+def paired(num, den, kind):
+    """The median over rounds of the i-th runs' rate ratio, and its range
+    as text; None when the runs cannot be paired (peak RSS, or different
+    run counts)."""
+    if kind == "rss" or len(num) != len(den):
+        return None, ""
+    key = "cpu_s" if kind == "cpu" else "wall_s"
+    rs = [(a["count"] / a[key]) / (b["count"] / b[key]) for a, b in zip(num, den) if a[key] > 0 and b[key] > 0]
+    if not rs:
+        return None, ""
+    if len(rs) == 1:
+        return rs[0], ""
+    return statistics.median(rs), f" (median of {len(rs)} rounds: {min(rs):.2f}–{max(rs):.2f})"
+
+
 def human(n):
     for unit in ("", "K", "M", "G"):
         if abs(n) < 1000:
@@ -81,7 +104,8 @@ def main():
     ap.add_argument("--frames", type=float, default=0)
     ap.add_argument("--docs")
     a = ap.parse_args()
-    s = {name: summary(rs) for name, rs in load(a.results).items()}
+    runs = load(a.results)
+    s = {name: summary(rs) for name, rs in runs.items()}
 
     lines = [f"Mode `{a.mode}`; machine: {a.machine}.", ""]
     lines += ["| measurement | runs | per core (/CPU-s) | wall (/s) | spread | output bytes | bytes per item | peak RSS |",
@@ -109,7 +133,9 @@ def main():
     for name, num, den, kind in RATIOS + EXTRA:
         if num not in s or den not in s:
             continue
-        val = s[num][kind] / s[den][kind]
+        val, rng = paired(runs[num], runs[den], kind)
+        if val is None:
+            val, rng = s[num][kind] / s[den][kind], ""
         tgt = TARGETS.get(name)
         if name == "rss_10x_vs_1x":
             tgt_s = "≤ 1.3"
@@ -119,7 +145,7 @@ def main():
             ok = tgt is None or val >= tgt
         basis = {"cpu": "per-core rates", "rss": "peak RSS", "wall": "wall-clock rates"}[kind]
         mark = "" if not (tgt or name == "rss_10x_vs_1x") else (" met" if ok else " **missed**")
-        lines.append(f"| {name} | {val:.2f} | {tgt_s}{mark} | {num} / {den}, {basis} |")
+        lines.append(f"| {name} | {val:.2f} | {tgt_s}{mark} | {num} / {den}, {basis}{rng} |")
         if (name, num, den, kind) in RATIOS:
             ratios.append((name, val))
     text = "\n".join(lines)
