@@ -138,7 +138,7 @@ func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
 		return stop(sinks.StageLabel, "label_error", err.Error())
 	}
 	if len(rows) == 0 {
-		return stop("filter", "too_short", "")
+		return stop(transforms.StageFilter, "too_short", "")
 	}
 	return clipped{ref: ref, rows: rows}
 }
@@ -154,14 +154,8 @@ func (f *audioFn) write(ctx context.Context, c clipped, emitDead func(sinks.Dead
 	switch {
 	case c.err != nil:
 		return c.err
-	case c.stage == "filter":
-		transforms.Live.Filtered.Add(1)
-		outcome(sinks.OutcomeFiltered(c.reason))
-		return nil
 	case c.stage != "":
-		transforms.Live.DeadLetters.Add(1)
-		emitDead(sinks.DeadLetter{Key: c.ref.Key, Source: c.ref.Source, Stage: c.stage, Reason: c.reason, Detail: c.detail})
-		outcome(sinks.OutcomeDead(c.stage, c.reason))
+		transforms.EndInput(c.ref, c.stage, c.reason, c.detail, emitDead, outcome)
 		return nil
 	}
 	for _, r := range c.rows {

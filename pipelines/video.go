@@ -233,17 +233,11 @@ func (f *videoFn) write(ctx context.Context, fe *fetched, emitDead func(sinks.De
 	if err != nil {
 		return err
 	}
-	switch {
-	case o == nil:
+	if o == nil {
 		emitOutcome(sinks.OutcomeLabeled)
-	case o.stage == "filter":
-		transforms.Live.Filtered.Add(1)
-		emitOutcome(sinks.OutcomeFiltered(o.reason))
-	default:
-		transforms.Live.DeadLetters.Add(1)
-		emitDead(sinks.DeadLetter{Key: fe.ref.Key, Source: fe.ref.Source, Stage: o.stage, Reason: o.reason, Detail: o.detail})
-		emitOutcome(sinks.OutcomeDead(o.stage, o.reason))
+		return nil
 	}
+	transforms.EndInput(fe.ref, o.stage, o.reason, o.detail, emitDead, emitOutcome)
 	return nil
 }
 
@@ -307,7 +301,7 @@ func (f *videoFn) spool(ctx context.Context, fe *fetched, dir string) (*outcome,
 		return &outcome{sinks.StageDecode, av.ReasonTooLarge, fmt.Sprintf("%.1f s > video.max_seconds %g", info.Duration, f.Video.MaxSeconds)}, nil
 	}
 	if reason := vision.Filter(info.Video.Width, info.Video.Height, f.Image); reason != "" {
-		return &outcome{"filter", reason, ""}, nil
+		return &outcome{transforms.StageFilter, reason, ""}, nil
 	}
 	fe.info = info
 	if f.Pairs {

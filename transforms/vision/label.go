@@ -225,13 +225,13 @@ func (f *labelFn) write(ctx context.Context, l labeled, emitDead func(sinks.Dead
 	switch {
 	case l.err != nil:
 		return l.err
-	case l.stage == "filter":
-		f.filtered.Inc(ctx, 1)
-		transforms.Live.Filtered.Add(1)
-		outcome(sinks.OutcomeFiltered(l.reason))
-		return nil
 	case l.stage != "":
-		f.deadLetter(ctx, l.ref, l.stage, l.reason, l.detail, emitDead, outcome)
+		if l.stage == transforms.StageFilter {
+			f.filtered.Inc(ctx, 1)
+		} else {
+			f.dead.Inc(ctx, 1)
+		}
+		transforms.EndInput(l.ref, l.stage, l.reason, l.detail, emitDead, outcome)
 		return nil
 	}
 	for _, p := range l.rows {
@@ -247,13 +247,6 @@ func (f *labelFn) write(ctx context.Context, l labeled, emitDead func(sinks.Dead
 	transforms.Live.Rows.Add(int64(len(l.rows)))
 	outcome(sinks.OutcomeLabeled)
 	return nil
-}
-
-func (f *labelFn) deadLetter(ctx context.Context, ref transforms.FileRef, stage, reason, detail string, emitDead func(sinks.DeadLetter), outcome func(string)) {
-	f.dead.Inc(ctx, 1)
-	transforms.Live.DeadLetters.Add(1)
-	emitDead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: stage, Reason: reason, Detail: detail})
-	outcome(sinks.OutcomeDead(stage, reason))
 }
 
 // safeLabel turns a panic in a label function into an error, so one odd image
@@ -294,7 +287,7 @@ func Prepare(key, source string, data []byte, im configs.Image, split configs.Sp
 		return nil, sinks.StageDecode, "decode_error", derr.Error()
 	}
 	if reason := Filter(w, h, im); reason != "" {
-		return nil, "filter", reason, ""
+		return nil, transforms.StageFilter, reason, ""
 	}
 	out := Resize(img, im.Resize, im.Size, im.Filter)
 	return &Example{
