@@ -179,6 +179,11 @@ func checkAV(t *testing.T, cfg configs.Config, rows []sinks.AVRow, duration map[
 // letters with distinct reasons; two runs give the same bytes.
 func TestVideoPipeline(t *testing.T) {
 	needFFmpeg(t)
+	// The workers' temporary folders go here, so that the test can see
+	// that none outlives the run (the pool spools frames between a video's
+	// fetch and its labelling).
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	out := t.TempDir()
 	edit := func(c *configs.Config) {
 		c.Tasks["colorize"] = func() *vision.ColorizeConfig { v := vision.DefaultColorizeConfig(); return &v }()
@@ -213,6 +218,9 @@ func TestVideoPipeline(t *testing.T) {
 	again := t.TempDir()
 	runText(t, "prism", loadConfig(t, "av.yaml", in, again, edit))
 	sameShards(t, "two runs", dirBytes(t, out), dirBytes(t, again))
+	if left, _ := filepath.Glob(filepath.Join(tmp, "pretext-video-*")); len(left) > 0 {
+		t.Errorf("temporary folders left behind: %v", left)
+	}
 }
 
 // The real set of scripts/fetch-av.sh (photos panned to real speech): label
