@@ -11,10 +11,11 @@ import (
 )
 
 // pngWriter encodes 8-bit RGB and gray PNGs: image/png's format and filter
-// choice (the same adaptive heuristic, row by row, as libpng's), with
-// klauspost/compress's deflate, which at best_speed takes about half the
-// time of compress/flate's for a slightly larger stream. Encoding a 256×256
-// image was the largest part of labelling it (bench/run's profile).
+// choice (the same adaptive heuristic, row by row, as libpng's) computed
+// without branches, and klauspost/compress's deflate. Encoding a 256×256
+// image was the largest part of labelling it (bench/run's profile); a photo
+// at best_speed took 5.6 ms with image/png and 3.6 ms with this, with a 1%
+// smaller stream (3% larger over the bench's three tasks).
 type pngWriter struct {
 	zw    *zlib.Writer
 	level int
