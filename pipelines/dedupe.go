@@ -52,9 +52,7 @@ func (f *hashFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emi
 	if reason != "" {
 		f.dead.Inc(ctx, 1)
 		transforms.Live.Inputs.Add(1)
-		transforms.Live.DeadLetters.Add(1)
-		dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: sinks.StageRead, Reason: reason, Detail: detail})
-		outcome(sinks.OutcomeDead(sinks.StageRead, reason))
+		transforms.EndInput(ref, sinks.StageRead, reason, detail, dead, outcome)
 		return nil
 	}
 	emit(sum, ref)

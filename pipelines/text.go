@@ -294,9 +294,7 @@ func (f *readDocsFn) ProcessElement(ctx context.Context, r TextRange, _ func(sin
 			if d.Bad == "no_tokens" {
 				stage = sinks.StageTokenize
 			}
-			transforms.Live.DeadLetters.Add(1)
-			outcome(sinks.OutcomeDead(stage, d.Bad))
-			dead(sinks.DeadLetter{Key: key, Source: r.Source, Stage: stage, Reason: d.Bad, Detail: d.Detail})
+			transforms.EndInput(transforms.FileRef{Key: key, Source: r.Source}, stage, d.Bad, d.Detail, dead, outcome)
 			return nil
 		}
 		return f.w.Add(ctx, key, doc, 4*size+len(key))

@@ -49,15 +49,7 @@ func Encode(img image.Image, enc Encoding) ([]byte, error) {
 		// a fast path (it has none for NRGBA).
 		return encodeJPEG(&image.RGBA{Pix: rgb.Pix, Stride: rgb.Stride, Rect: rgb.Rect}, enc.JPEGQuality)
 	case "raw":
-		w, h := rgb.Rect.Dx(), rgb.Rect.Dy()
-		out := make([]byte, 0, w*h*3)
-		for y := 0; y < h; y++ {
-			row := rgb.Pix[y*rgb.Stride : y*rgb.Stride+4*w]
-			for x := 0; x < len(row); x += 4 {
-				out = append(out, row[x], row[x+1], row[x+2])
-			}
-		}
-		return out, nil
+		return encodeRaw(rgb.Pix, rgb.Stride, rgb.Rect.Dx(), rgb.Rect.Dy(), 3), nil
 	}
 	return nil, fmt.Errorf("vision: unknown encoding format %q", enc.Format)
 }
@@ -69,14 +61,33 @@ func encodeGray(g *image.Gray, enc Encoding) ([]byte, error) {
 	case "jpeg":
 		return encodeJPEG(g, enc.JPEGQuality)
 	case "raw":
-		w, h := g.Rect.Dx(), g.Rect.Dy()
-		out := make([]byte, 0, w*h)
-		for y := 0; y < h; y++ {
-			out = append(out, g.Pix[y*g.Stride:y*g.Stride+w]...)
-		}
-		return out, nil
+		return encodeRaw(g.Pix, g.Stride, g.Rect.Dx(), g.Rect.Dy(), 1), nil
 	}
 	return nil, fmt.Errorf("vision: unknown encoding format %q", enc.Format)
+}
+
+// encodeRaw packs the w×h image whose row y is pix[y*stride:] into rows of
+// w·bpp bytes (bpp 3: RGB from NRGBA pixels; 1: gray).
+func encodeRaw(pix []byte, stride, w, h, bpp int) []byte {
+	out := make([]byte, w*h*bpp)
+	for y := 0; y < h; y++ {
+		packRow(out[y*w*bpp:(y+1)*w*bpp], pix[y*stride:], w, bpp)
+	}
+	return out
+}
+
+// packRow writes w pixels of the row src into dst, bpp bytes each: RGB from
+// 4-byte NRGBA pixels with the alpha skipped (bpp 3), or gray bytes as they
+// are (bpp 1).
+func packRow(dst, src []byte, w, bpp int) {
+	if bpp == 1 {
+		copy(dst, src[:w])
+		return
+	}
+	for x, j := 0, 0; x < w; x, j = x+1, j+3 {
+		s := src[4*x : 4*x+3 : 4*x+3]
+		dst[j], dst[j+1], dst[j+2] = s[0], s[1], s[2]
+	}
 }
 
 // encodeBuffers hold encoded images while they grow: one allocation of the

@@ -78,15 +78,7 @@ func encodePNGPix(pix []byte, stride, w, h, bpp int, level string) ([]byte, erro
 	p.zw.Reset(&p.idat)
 	cur := p.rows[ftNone][1:]
 	for y := 0; y < h; y++ {
-		src := pix[y*stride:]
-		if bpp == 3 {
-			for x, j := 0, 0; x < w; x, j = x+1, j+3 {
-				s := src[4*x : 4*x+3 : 4*x+3]
-				cur[j], cur[j+1], cur[j+2] = s[0], s[1], s[2]
-			}
-		} else {
-			copy(cur, src[:w])
-		}
+		packRow(cur, pix[y*stride:], w, bpp)
 		f := ftNone
 		if p.level != zlib.NoCompression {
 			f = filterRow(&p.rows, p.prev, bpp)
