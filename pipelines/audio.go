@@ -61,7 +61,7 @@ type audioFn struct {
 	Task  vision.TaskSpec
 
 	mask      audio.MaskConfig
-	mels      sync.Pool // of *audio.Mel: its scratch buffers are one worker's
+	mels      *sync.Pool // of *audio.Mel, one per worker computing at once
 	runner    av.Runner
 	ffmpegErr error
 	writer    *sinks.Writer
@@ -74,13 +74,11 @@ func (f *audioFn) Setup() error {
 		return fmt.Errorf("audio: config of task %s: %w", f.Task.Name, err)
 	}
 	f.mask = c.MaskConfig
-	if _, err := audio.NewMel(f.Audio.Mel); err != nil {
+	mels, err := audio.NewMelPool(f.Audio.Mel)
+	if err != nil {
 		return err
 	}
-	f.mels.New = func() any {
-		m, _ := audio.NewMel(f.Audio.Mel) // validated above
-		return m
-	}
+	f.mels = mels
 	f.runner = av.Runner{Timeout: time.Duration(f.Audio.TimeoutSeconds * float64(time.Second))}
 	// WAV needs no ffmpeg, so its absence is not fatal here: other
 	// containers become dead letters saying so.

@@ -135,7 +135,7 @@ type videoFn struct {
 	Buckets sinks.Dataset
 
 	runner   av.Runner
-	mels     sync.Pool // of *audio.Mel: its scratch buffers are one worker's
+	mels     *sync.Pool // of *audio.Mel, one per worker computing at once
 	labelers *vision.Labelers
 	writers  []*sinks.Writer
 	bucket   *sinks.Writer
@@ -159,12 +159,8 @@ func (f *videoFn) Setup() error {
 	}
 	f.labelers = l
 	if f.Pairs {
-		if _, err = audio.NewMel(f.Audio.Mel); err != nil {
+		if f.mels, err = audio.NewMelPool(f.Audio.Mel); err != nil {
 			return err
-		}
-		f.mels.New = func() any {
-			m, _ := audio.NewMel(f.Audio.Mel) // validated above
-			return m
 		}
 	}
 	return nil

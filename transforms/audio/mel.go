@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"gonum.org/v1/gonum/dsp/fourier"
 )
@@ -107,6 +108,21 @@ type Mel struct {
 	frame  []float64
 	coeffs []complex128
 	mag    []float64
+}
+
+// NewMelPool validates cfg and returns a pool of Mels for it: a Mel's
+// scratch buffers are its own, so goroutines computing at once each take one.
+func NewMelPool(cfg MelConfig) (*sync.Pool, error) {
+	m, err := NewMel(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &sync.Pool{New: func() any {
+		m, _ := NewMel(cfg) // validated above
+		return m
+	}}
+	p.Put(m)
+	return p, nil
 }
 
 // NewMel validates cfg and precomputes the window and filterbank.
