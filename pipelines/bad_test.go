@@ -10,6 +10,7 @@ import (
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/av"
 )
 
@@ -133,6 +134,30 @@ func checkOutcomes(t *testing.T, out, task string, ms map[string]*sinks.Manifest
 	}
 }
 
+// progress is a snapshot of transforms.Live's counts of ended inputs.
+type progress struct{ inputs, dead, filtered int64 }
+
+func liveProgress() progress {
+	l := &transforms.Live
+	return progress{l.Inputs.Load(), l.DeadLetters.Load(), l.Filtered.Load()}
+}
+
+// checkLive fails unless the live progress counted, since before, the
+// inputs, dead letters and filter drops the manifest m counts: the progress
+// line a user watches and the manifest must agree.
+func checkLive(t *testing.T, before progress, m *sinks.Manifest) {
+	t.Helper()
+	var filtered int64
+	for _, n := range m.Filtered {
+		filtered += n
+	}
+	now := liveProgress()
+	got := progress{now.inputs - before.inputs, now.dead - before.dead, now.filtered - before.filtered}
+	if want := (progress{m.Inputs, m.DeadLetters, filtered}); got != want {
+		t.Errorf("live progress counted %+v, the manifest %+v", got, want)
+	}
+}
+
 // Images: empty, truncated, corrupt and wrong-format files and 60000×60000
 // headers are dead letters with their reasons; a valid PNG named .jpg and a
 // 3000-frame GIF are labeled (image.Decode reads a GIF's first frame only,
@@ -142,7 +167,9 @@ func TestBadImages(t *testing.T) {
 	out := t.TempDir()
 	cfg := quickstart(t, out)
 	cfg.Input = in + "/**"
+	before := liveProgress()
 	ms := runVision(t, "prism", cfg)
+	checkLive(t, before, ms["colorize"])
 	want := map[string]string{
 		"bad/empty.png":            "read/empty_file",
 		"bad/huge-60000x60000.png": "decode/pixel_limit",
@@ -171,7 +198,9 @@ func TestBadText(t *testing.T) {
 	out := t.TempDir()
 	cfg := textConfig(t, in+"/**", out)
 	cfg.Text.Format = "paragraphs"
+	before := liveProgress()
 	ms := runText(t, "prism", cfg)
+	checkLive(t, before, ms["mlm_nsp"])
 	checkOutcomes(t, out, "mlm_nsp", ms, n, map[string]string{
 		"bad/empty.txt":          "read/empty_file",
 		"bad/latin1.txt":         "read/not_utf8",
@@ -211,7 +240,9 @@ func TestBadAudio(t *testing.T) {
 	needFFmpeg(t)
 	in, n := mixInputs(t, "audio", fixtures(t, "audio/*.wav"))
 	out := t.TempDir()
+	before := liveProgress()
 	ms := runText(t, "prism", loadConfig(t, "audio.yaml", in+"/**", out, nil))
+	checkLive(t, before, ms["audio_mask"])
 	checkOutcomes(t, out, "audio_mask", ms, n, map[string]string{
 		"bad/empty.wav":            "read/empty_file",
 		"bad/claims-more-data.wav": "decode/truncated",
@@ -232,7 +263,9 @@ func TestBadVideo(t *testing.T) {
 	needFFmpeg(t)
 	in, n := mixInputs(t, "video", fixtures(t, "video/chelsea-pan.mp4"))
 	out := t.TempDir()
+	before := liveProgress()
 	ms := runText(t, "prism", loadConfig(t, "av.yaml", in+"/**", out, func(c *configs.Config) { c.Video.TimeoutSeconds = 60 }))
+	checkLive(t, before, ms[av.TaskCorrespond])
 	checkOutcomes(t, out, av.TaskCorrespond, ms, n, map[string]string{
 		"bad/empty.mp4":      "read/empty_file",
 		"bad/no-streams.mp4": "decode/" + av.ReasonNoVideoStream,

@@ -127,6 +127,14 @@ type rangesFn struct {
 	Format     string
 }
 
+// unreadFile ends a text file that could not be read at all as one input
+// and a dead letter, counted in the manifest and in the live progress alike.
+func unreadFile(ref transforms.FileRef, reason, detail string, dead func(sinks.DeadLetter), outcome func(string)) {
+	transforms.Live.Inputs.Add(1)
+	outcome(sinks.OutcomeInput)
+	transforms.EndInput(ref, sinks.StageRead, reason, detail, dead, outcome)
+}
+
 func (f *rangesFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emit func(TextRange), dead func(sinks.DeadLetter), outcome func(string)) error {
 	size := ref.Size
 	if size < 0 {
@@ -137,16 +145,12 @@ func (f *rangesFn) ProcessElement(ctx context.Context, ref transforms.FileRef, e
 		size, err = fs.Size(ctx, ref.Source)
 		fs.Close()
 		if err != nil {
-			outcome(sinks.OutcomeInput)
-			outcome(sinks.OutcomeDead(sinks.StageRead, "read_error"))
-			dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: sinks.StageRead, Reason: "read_error", Detail: err.Error()})
+			unreadFile(ref, "read_error", err.Error(), dead, outcome)
 			return nil
 		}
 	}
 	if size == 0 {
-		outcome(sinks.OutcomeInput)
-		outcome(sinks.OutcomeDead(sinks.StageRead, "empty_file"))
-		dead(sinks.DeadLetter{Key: ref.Key, Source: ref.Source, Stage: sinks.StageRead, Reason: "empty_file", Detail: "0 bytes"})
+		unreadFile(ref, "empty_file", "0 bytes", dead, outcome)
 		return nil
 	}
 	rb := f.RangeBytes
@@ -249,9 +253,7 @@ func (f *readDocsFn) ProcessElement(ctx context.Context, r TextRange, _ func(sin
 	defer fs.Close()
 	rc, err := fs.OpenRead(ctx, r.Source)
 	if err != nil {
-		outcome(sinks.OutcomeInput)
-		outcome(sinks.OutcomeDead(sinks.StageRead, "read_error"))
-		dead(sinks.DeadLetter{Key: r.Key, Source: r.Source, Stage: sinks.StageRead, Reason: "read_error", Detail: err.Error()})
+		unreadFile(transforms.FileRef{Key: r.Key, Source: r.Source}, "read_error", err.Error(), dead, outcome)
 		return nil
 	}
 	defer rc.Close()
