@@ -65,8 +65,11 @@ func (e *DecodeError) Error() string {
 // A decoder panic is recovered. Every failure caused by the input is a
 // *DecodeError.
 func Decode(data []byte, lim DecodeLimits) (img *image.NRGBA, format string, err error) {
-	img, format, _, _, err = decode(data, lim, nil)
-	return img, format, err
+	m, format, _, _, err := decode(data, lim, nil)
+	if err != nil {
+		return nil, format, err
+	}
+	return toNRGBA(m), format, nil
 }
 
 // DecodeForResize is Decode for an image that Resize(img, mode, size, _)
@@ -81,6 +84,16 @@ func Decode(data []byte, lim DecodeLimits) (img *image.NRGBA, format string, err
 // w and h are the image's full size from its header, after EXIF
 // orientation: the size filters must judge, whatever the scale decoded.
 func DecodeForResize(data []byte, lim DecodeLimits, mode string, size int) (img *image.NRGBA, format string, w, h int, err error) {
+	m, format, w, h, err := decodeForResize(data, lim, mode, size)
+	if err != nil {
+		return nil, format, 0, 0, err
+	}
+	return toNRGBA(m), format, w, h, nil
+}
+
+// decodeForResize is DecodeForResize leaving a JPEG as its decoder's
+// *image.YCbCr or *image.Gray (see decode), for resize to convert.
+func decodeForResize(data []byte, lim DecodeLimits, mode string, size int) (m image.Image, format string, w, h int, err error) {
 	return decode(data, lim, func(w, h int) int { return jpegScale(w, h, mode, size) })
 }
 
@@ -104,8 +117,11 @@ func jpegScale(w, h int, mode string, size int) int {
 }
 
 // decode is Decode; scale, when not nil, picks the n/8 scale of a JPEG from
-// its full width and height.
-func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img *image.NRGBA, format string, w, h int, err error) {
+// its full width and height. The image is an *image.NRGBA at the origin,
+// except for a JPEG that needs no EXIF turn: that is the decoder's
+// *image.YCbCr or *image.Gray, which toNRGBA or resize convert — resize
+// only the pixels it keeps.
+func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img image.Image, format string, w, h int, err error) {
 	switch {
 	case len(data) == 0:
 		return nil, "", 0, 0, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
@@ -148,16 +164,18 @@ func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img *image
 	if b := m.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, format, 0, 0, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, b.Dx(), b.Dy())}
 	}
-	img = toNRGBA(m)
 	w, h = cfg.Width, cfg.Height
-	if format == "jpeg" {
-		o := exifOrientation(data)
-		img = orient(img, o)
-		if o >= 5 { // the transposing orientations swap the sides
-			w, h = h, w
-		}
+	if format != "jpeg" {
+		return toNRGBA(m), format, w, h, nil
 	}
-	return img, format, w, h, nil
+	o := exifOrientation(data)
+	if o < 2 || o > 8 {
+		return m, format, w, h, nil
+	}
+	if o >= 5 { // the transposing orientations swap the sides
+		w, h = h, w
+	}
+	return orient(toNRGBA(m), o), format, w, h, nil
 }
 
 // sniff describes the first bytes of an input of unknown format, so a dead

@@ -289,7 +289,7 @@ func Prepare(key, source string, data []byte, im configs.Image, split configs.Sp
 	if reason := Filter(w, h, im); reason != "" {
 		return nil, transforms.StageFilter, reason, ""
 	}
-	out := Resize(img, im.Resize, im.Size, im.Filter)
+	out := resize(img, im.Resize, im.Size, im.Filter)
 	return &Example{
 		Key: key, Source: source, Split: SplitOf(key, split), Image: out,
 		Encoding: Encoding{Format: im.Encoding, PNGLevel: im.PNGLevel, JPEGQuality: im.JPEGQuality},
@@ -298,17 +298,18 @@ func Prepare(key, source string, data []byte, im configs.Image, split configs.Sp
 
 // decodeInput decodes an input as im asks: at a reduced JPEG scale when
 // im.JPEGScaling allows. w and h are its full size, which filters judge.
-func decodeInput(data []byte, im configs.Image) (img *image.NRGBA, w, h int, err error) {
+func decodeInput(data []byte, im configs.Image) (img image.Image, w, h int, err error) {
 	lim := DecodeLimits{MaxPixels: im.MaxPixels, MaxBytes: im.MaxBytes}
 	if im.JPEGScaling {
-		img, _, w, h, err = DecodeForResize(data, lim, im.Resize, im.Size)
+		img, _, w, h, err = decodeForResize(data, lim, im.Resize, im.Size)
 		return img, w, h, err
 	}
-	img, _, err = Decode(data, lim)
+	img, _, _, _, err = decode(data, lim, nil)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	return img, img.Rect.Dx(), img.Rect.Dy(), nil
+	b := img.Bounds() // a GIF's first frame can be smaller than its screen
+	return img, b.Dx(), b.Dy(), nil
 }
 
 // Filter returns the reason an image of w×h pixels is dropped, or "".

@@ -33,9 +33,19 @@ var filters = map[string]imaging.ResampleFilter{
 // unknown filter means lanczos. The result may be img itself when nothing
 // changes: callers must not modify it.
 func Resize(img *image.NRGBA, mode string, size int, filter string) *image.NRGBA {
-	w, h := img.Rect.Dx(), img.Rect.Dy()
+	return resize(img, mode, size, filter)
+}
+
+// resize is Resize for img an *image.NRGBA at the origin or a decoder's
+// *image.YCbCr or *image.Gray: imaging reads those through its scanner,
+// converting only the pixels it keeps (a centre crop drops a third of a 3:2
+// photo) with the arithmetic of image/draw's conversion, so the result is
+// the same as Resize(toNRGBA(img)), without a full-size RGBA copy.
+func resize(img image.Image, mode string, size int, filter string) *image.NRGBA {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
 	if size < 1 || w < 1 || h < 1 {
-		return img
+		return toNRGBA(img)
 	}
 	f, ok := filters[filter]
 	if !ok {
@@ -44,7 +54,7 @@ func Resize(img *image.NRGBA, mode string, size int, filter string) *image.NRGBA
 	switch mode {
 	case "center_crop":
 		if w == size && h == size {
-			return img
+			return toNRGBA(img)
 		}
 		return imaging.Fill(img, size, size, imaging.Center, f)
 	case "keep_ratio":
@@ -57,7 +67,7 @@ func Resize(img *image.NRGBA, mode string, size int, filter string) *image.NRGBA
 		}
 		return pad(scale(img, nw, nh, f), size)
 	}
-	return img
+	return toNRGBA(img)
 }
 
 // scaleSides returns w×h scaled by size/ref, each side at least 1 pixel.
@@ -66,9 +76,9 @@ func scaleSides(w, h, size, ref int) (int, int) {
 	return max(1, int(math.Round(float64(w)*s))), max(1, int(math.Round(float64(h)*s)))
 }
 
-func scale(img *image.NRGBA, w, h int, f imaging.ResampleFilter) *image.NRGBA {
-	if w == img.Rect.Dx() && h == img.Rect.Dy() {
-		return img
+func scale(img image.Image, w, h int, f imaging.ResampleFilter) *image.NRGBA {
+	if b := img.Bounds(); w == b.Dx() && h == b.Dy() {
+		return toNRGBA(img)
 	}
 	return imaging.Resize(img, w, h, f)
 }

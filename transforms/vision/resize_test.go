@@ -1,7 +1,9 @@
 package vision
 
 import (
+	"bytes"
 	"image"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -29,6 +31,54 @@ func TestResizeSizes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// resize reads a decoder's YCbCr or Gray image through imaging's scanner
+// instead of converting it whole first (toNRGBA, image/draw): the pixels
+// must be the same for every chroma subsampling, mode and both of
+// imaging.Fill's paths (crop then resize from 100 px up, else resize then
+// crop). Random planes, so clamping at 0 and 255 is exercised.
+func TestResizeYCbCrIsResizeNRGBA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	fill := func(b []byte) {
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+	}
+	var imgs []image.Image
+	for _, r := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	} {
+		for _, sz := range [][2]int{{301, 203}, {97, 131}} {
+			m := image.NewYCbCr(image.Rect(0, 0, sz[0], sz[1]), r)
+			fill(m.Y)
+			fill(m.Cb)
+			fill(m.Cr)
+			imgs = append(imgs, m)
+		}
+	}
+	g := image.NewGray(image.Rect(0, 0, 150, 120))
+	fill(g.Pix)
+	imgs = append(imgs, g)
+	for _, m := range imgs {
+		for _, mode := range ResizeModes {
+			for _, size := range []int{64, 120} {
+				got := resize(m, mode, size, "catmullrom")
+				want := Resize(toNRGBA(m), mode, size, "catmullrom")
+				if got.Rect != want.Rect || !bytes.Equal(got.Pix, want.Pix) {
+					t.Errorf("%T %v %v, %s %d: resize of the decoder's image differs from Resize of its NRGBA", m, m.Bounds(), subsampling(m), mode, size)
+				}
+			}
+		}
+	}
+}
+
+func subsampling(m image.Image) string {
+	if y, ok := m.(*image.YCbCr); ok {
+		return y.SubsampleRatio.String()
+	}
+	return "gray"
 }
 
 func TestResizeBorderPadsBlack(t *testing.T) {
