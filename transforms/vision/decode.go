@@ -91,8 +91,8 @@ func DecodeForResize(data []byte, lim DecodeLimits, mode string, size int) (img 
 	return toNRGBA(m), format, w, h, nil
 }
 
-// decodeForResize is DecodeForResize leaving a JPEG as its decoder's
-// *image.YCbCr or *image.Gray (see decode), for resize to convert.
+// decodeForResize is DecodeForResize leaving a JPEG as its decoder's image
+// (see decode), for resize to convert.
 func decodeForResize(data []byte, lim DecodeLimits, mode string, size int) (m image.Image, format string, w, h int, err error) {
 	return decode(data, lim, func(w, h int) int { return jpegScale(w, h, mode, size) })
 }
@@ -118,9 +118,9 @@ func jpegScale(w, h int, mode string, size int) int {
 
 // decode is Decode; scale, when not nil, picks the n/8 scale of a JPEG from
 // its full width and height. The image is an *image.NRGBA at the origin,
-// except for a JPEG that needs no EXIF turn: that is the decoder's
-// *image.YCbCr or *image.Gray, which toNRGBA or resize convert — resize
-// only the pixels it keeps.
+// except for a JPEG that needs no EXIF turn: that is the decoder's own
+// (*image.YCbCr, *image.Gray, or *image.CMYK for Adobe CMYK files), which
+// toNRGBA or resize convert — resize only the pixels it keeps.
 func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img image.Image, format string, w, h int, err error) {
 	switch {
 	case len(data) == 0:

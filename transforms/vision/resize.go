@@ -37,10 +37,11 @@ func Resize(img *image.NRGBA, mode string, size int, filter string) *image.NRGBA
 }
 
 // resize is Resize for img an *image.NRGBA at the origin or a decoder's
-// *image.YCbCr or *image.Gray: imaging reads those through its scanner,
-// converting only the pixels it keeps (a centre crop drops a third of a 3:2
-// photo) with the arithmetic of image/draw's conversion, so the result is
-// the same as Resize(toNRGBA(img)), without a full-size RGBA copy.
+// image: imaging reads it through its scanner, converting only the pixels
+// it keeps (a centre crop drops a third of a 3:2 photo) — for YCbCr and
+// Gray with the arithmetic of toNRGBA's fast paths, for other types as
+// toNRGBA's imaging.Clone does — so the result is Resize(toNRGBA(img)),
+// without a full-size RGBA copy.
 func resize(img image.Image, mode string, size int, filter string) *image.NRGBA {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()

@@ -33,9 +33,9 @@ func TestResizeSizes(t *testing.T) {
 	}
 }
 
-// resize reads a decoder's YCbCr or Gray image through imaging's scanner
-// instead of converting it whole first (toNRGBA, image/draw): the pixels
-// must be the same for every chroma subsampling, mode and both of
+// resize reads a decoder's YCbCr, Gray or CMYK image through imaging's
+// scanner instead of converting it whole first (toNRGBA): the pixels must
+// be the same for every chroma subsampling, mode and both of
 // imaging.Fill's paths (crop then resize from 100 px up, else resize then
 // crop). Random planes, so clamping at 0 and 255 is exercised.
 func TestResizeYCbCrIsResizeNRGBA(t *testing.T) {
@@ -60,7 +60,9 @@ func TestResizeYCbCrIsResizeNRGBA(t *testing.T) {
 	}
 	g := image.NewGray(image.Rect(0, 0, 150, 120))
 	fill(g.Pix)
-	imgs = append(imgs, g)
+	c := image.NewCMYK(image.Rect(0, 0, 130, 110)) // Adobe CMYK JPEGs decode to this
+	fill(c.Pix)
+	imgs = append(imgs, g, c)
 	for _, m := range imgs {
 		for _, mode := range ResizeModes {
 			for _, size := range []int{64, 120} {
@@ -78,7 +80,7 @@ func subsampling(m image.Image) string {
 	if y, ok := m.(*image.YCbCr); ok {
 		return y.SubsampleRatio.String()
 	}
-	return "gray"
+	return "no chroma planes"
 }
 
 func TestResizeBorderPadsBlack(t *testing.T) {
