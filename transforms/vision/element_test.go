@@ -8,8 +8,9 @@ import (
 )
 
 // BenchmarkElement is the pipeline's work for one input without Beam and
-// the sink: decode a committed 400×400 photo, centre-crop it to 256 px,
-// label it for a task and encode the rows (PNG best_speed, the default).
+// the sink: decode a committed 400×400 photo, centre-crop it to 256 px
+// (Prepare, as the label stage does), label it for a task and encode the
+// rows (PNG best_speed, the default).
 // Its allocations per op are allocations per element.
 func BenchmarkElement(b *testing.B) {
 	data := readFixture(b, "astronaut.jpg")
@@ -25,15 +26,13 @@ func BenchmarkElement(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			im := configs.Default().Image
+			cfg := configs.Default()
 			b.ReportAllocs()
 			for b.Loop() {
-				img, _, err := Decode(data, DecodeLimits{})
-				if err != nil {
-					b.Fatal(err)
+				ex, stage, reason, detail := Prepare("k", "astronaut.jpg", data, cfg.Image, cfg.Split)
+				if ex == nil {
+					b.Fatalf("%s/%s: %s", stage, reason, detail)
 				}
-				ex := &Example{Key: "k", Image: Resize(img, im.Resize, im.Size, im.Filter),
-					Encoding: Encoding{Format: im.Encoding, PNGLevel: im.PNGLevel}}
 				if _, err := l.Label(1, ex); err != nil {
 					b.Fatal(err)
 				}
