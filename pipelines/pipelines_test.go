@@ -34,7 +34,18 @@ import (
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	ptest.Main(m)
+	// Every in-process Beam run leaves an empty beamloopbackworker-* file in
+	// the temporary folder (Beam 2.77; cmd/pretext's privateTemp): the
+	// tests' runs leave theirs in a folder of their own, removed at the end.
+	dir, err := os.MkdirTemp("", "pretext-pipelines-test-*")
+	if err == nil {
+		os.Setenv("TMPDIR", dir)
+	}
+	code := ptest.MainRet(m)
+	if err == nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
 }
 
 // repo is the repository root, where the fixtures and configs live.

@@ -91,7 +91,13 @@ func main() {
 		os.Exit(2)
 	}
 	beam.Init()
-	if err := run(context.Background()); err != nil {
+	cleanup := func() {}
+	if cmd == "run" || cmd == "vocab" { // the commands that run Beam pipelines
+		cleanup = privateTemp()
+	}
+	err := run(context.Background())
+	cleanup()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "pretext %s: %v\n", cmd, err)
 		os.Exit(1)
 	}
