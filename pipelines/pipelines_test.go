@@ -35,16 +35,11 @@ import (
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	// Every in-process Beam run leaves an empty beamloopbackworker-* file in
-	// the temporary folder (Beam 2.77; cmd/pretext's privateTemp): the
-	// tests' runs leave theirs in a folder of their own, removed at the end.
-	dir, err := os.MkdirTemp("", "pretext-pipelines-test-*")
-	if err == nil {
-		os.Setenv("TMPDIR", dir)
-	}
+	// the temporary folder (Beam 2.77, see PrivateTemp): the tests' runs
+	// leave theirs in a folder of their own, removed at the end.
+	cleanup := PrivateTemp()
 	code := ptest.MainRet(m)
-	if err == nil {
-		os.RemoveAll(dir)
-	}
+	cleanup()
 	os.Exit(code)
 }
 

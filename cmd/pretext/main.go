@@ -20,6 +20,7 @@ import (
 	"os"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/pretext-dev/pretext/pipelines"
 
 	// Filesystems for inputs and outputs on any runner.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
@@ -93,7 +94,7 @@ func main() {
 	beam.Init()
 	cleanup := func() {}
 	if cmd == "run" || cmd == "vocab" { // the commands that run Beam pipelines
-		cleanup = privateTemp()
+		cleanup = pipelines.PrivateTemp()
 	}
 	err := run(context.Background())
 	cleanup()

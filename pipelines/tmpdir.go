@@ -1,8 +1,8 @@
-package main
+package pipelines
 
 import "os"
 
-// privateTemp gives the rest of the process a temporary folder of its own,
+// PrivateTemp gives the rest of the process a temporary folder of its own,
 // made inside the current one (TMPDIR), and returns the function that
 // removes it and restores TMPDIR. A local Beam run (prism, LOOPBACK
 // workers) leaves an empty beamloopbackworker-* file in the temporary
@@ -10,8 +10,9 @@ import "os"
 // worker binary and never removes it — so a machine that runs pretext
 // often collects thousands. Whatever a run puts in the temporary folder
 // (that file, the workers' spools) now goes with the folder when the
-// command ends. If the folder cannot be made, nothing changes.
-func privateTemp() (cleanup func()) {
+// command ends. `pretext run` and `pretext vocab` call it, and so do this
+// package's tests. If the folder cannot be made, nothing changes.
+func PrivateTemp() (cleanup func()) {
 	dir, err := os.MkdirTemp("", "pretext-run-*")
 	if err != nil {
 		return func() {}
