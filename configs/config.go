@@ -39,6 +39,9 @@ type Config struct {
 	Video    Video  `yaml:"video" json:"video"`
 	Split    Split  `yaml:"split" json:"split"`
 	Sink     Sink   `yaml:"sink" json:"sink"`
+	// Worker bounds what one worker process spends at once; it shapes no
+	// label, so it is not part of the config hash.
+	Worker Worker `yaml:"worker" json:"-"`
 	// Tasks are the tasks to run, each with its own config section.
 	Tasks map[string]transforms.Config `yaml:"-" json:"-"`
 }
@@ -74,6 +77,31 @@ type Image struct {
 	// several times faster, with slightly different pixels. Off by default,
 	// so existing configs keep their bytes (and their config hash: omitempty).
 	JPEGScaling bool `yaml:"jpeg_scaling" json:"jpeg_scaling,omitempty"`
+	// MaxDecodeMB rejects an image whose decode would hold more than this
+	// many MiB (pixels at the decoder's bytes per sample, plus its own
+	// buffers such as a progressive JPEG's coefficients), judged from the
+	// header before anything is allocated: dead letter too_large_decode.
+	// It decides which inputs become rows, so it is part of the config hash.
+	MaxDecodeMB int `yaml:"max_decode_mb" json:"max_decode_mb"`
+	// MaxScans rejects a JPEG with more scans (SOS markers) than this before
+	// decoding it: dead letter too_many_scans. Each scan of a progressive
+	// JPEG costs a pass over the whole image.
+	MaxScans int `yaml:"max_scans" json:"max_scans"`
+	// TimeoutSeconds bounds the wall-clock time of one input's decode and
+	// labelling; past it the input is a dead letter (timeout). A backstop for
+	// what the deterministic caps above cannot foresee, so it is not part of
+	// the config hash.
+	TimeoutSeconds float64 `yaml:"timeout_s" json:"timeout_s,omitempty"`
+}
+
+// Worker bounds what one worker process spends at once.
+type Worker struct {
+	// MemoryMB is what the in-flight decodes of one worker process may hold
+	// together, each judged from its header: decodes wait for room rather
+	// than run at once. 0 (the default) takes 1/32 of the machine's memory
+	// (its cgroup limit where lower), at least image.max_decode_mb. It
+	// schedules, never decides: an input's rows do not depend on it.
+	MemoryMB int `yaml:"memory_mb" json:"memory_mb"`
 }
 
 // Text configures reading and tokenizing text inputs.
@@ -186,6 +214,7 @@ func Default() Config {
 			MinWidth: 32, MinHeight: 32, MaxAspect: 4, Dedupe: true,
 			Resize: "center_crop", Size: 256, Filter: "catmullrom",
 			Encoding: "png", PNGLevel: "best_speed", JPEGQuality: 95,
+			MaxDecodeMB: 320, MaxScans: 500, TimeoutSeconds: 60,
 		},
 		Text: Text{
 			LowerCase: true, Format: "lines", MaxLineBytes: 1 << 20, MaxDocumentBytes: 64 << 20,
@@ -217,6 +246,7 @@ type file struct {
 	Video    yaml.Node            `yaml:"video"`
 	Split    yaml.Node            `yaml:"split"`
 	Sink     yaml.Node            `yaml:"sink"`
+	Worker   yaml.Node            `yaml:"worker"`
 	Tasks    map[string]yaml.Node `yaml:"tasks"`
 }
 
@@ -269,7 +299,7 @@ func Parse(data []byte) (Config, error) {
 		name string
 		node *yaml.Node
 		into any
-	}{{"image", &f.Image, &cfg.Image}, {"text", &f.Text, &cfg.Text}, {"audio", &f.Audio, &cfg.Audio}, {"video", &f.Video, &cfg.Video}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}} {
+	}{{"image", &f.Image, &cfg.Image}, {"text", &f.Text, &cfg.Text}, {"audio", &f.Audio, &cfg.Audio}, {"video", &f.Video, &cfg.Video}, {"split", &f.Split, &cfg.Split}, {"sink", &f.Sink, &cfg.Sink}, {"worker", &f.Worker, &cfg.Worker}} {
 		errs = append(errs, decodeSection(sec.name, sec.node, sec.into)...)
 	}
 	cfg.Tasks = map[string]transforms.Config{}
@@ -414,6 +444,9 @@ func (c Config) Validate() error {
 	if l := c.Sink.CompressionLevel; l != "" && !slices.Contains(CompressionLevels, l) {
 		bad("sink.compression_level", "must be one of %s (got %q)", strings.Join(CompressionLevels, ", "), l)
 	}
+	if c.Worker.MemoryMB < 0 {
+		bad("worker.memory_mb", "must be >= 0, 0 for 1/32 of the machine's memory (got %d)", c.Worker.MemoryMB)
+	}
 	if len(c.Tasks) == 0 {
 		bad("tasks", "at least one task is required (known: %s)", strings.Join(transforms.Names(""), ", "))
 	}
@@ -473,7 +506,9 @@ func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessa
 	doc.Sink.BufferMB = 0
 	switch c.Modality {
 	case "image":
-		doc.Image = &c.Image
+		im := c.Image
+		im.TimeoutSeconds = 0
+		doc.Image = &im
 	case "text":
 		t := c.Text
 		t.Vocab, t.RangeMB = "", 0
@@ -485,7 +520,9 @@ func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessa
 	case "video":
 		a, v := c.Audio, c.Video
 		a.TimeoutSeconds, v.TimeoutSeconds, a.MaxSamples = 0, 0, 0
-		doc.Image, doc.Audio, doc.Video = &c.Image, &a, &v
+		im := c.Image
+		im.TimeoutSeconds = 0
+		doc.Image, doc.Audio, doc.Video = &im, &a, &v
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
@@ -535,6 +572,15 @@ func (im Image) validate() []error {
 	}
 	if im.JPEGQuality < 1 || im.JPEGQuality > 100 {
 		bad("image.jpeg_quality", "must be in [1, 100] (got %d)", im.JPEGQuality)
+	}
+	if im.MaxDecodeMB < 1 {
+		bad("image.max_decode_mb", "must be >= 1 (got %d)", im.MaxDecodeMB)
+	}
+	if im.MaxScans < 1 {
+		bad("image.max_scans", "must be >= 1 (got %d)", im.MaxScans)
+	}
+	if !(im.TimeoutSeconds > 0) {
+		bad("image.timeout_s", "must be > 0 (got %v)", im.TimeoutSeconds)
 	}
 	return errs
 }
