@@ -444,6 +444,9 @@ func (c Config) Validate() error {
 	if l := c.Sink.CompressionLevel; l != "" && !slices.Contains(CompressionLevels, l) {
 		bad("sink.compression_level", "must be one of %s (got %q)", strings.Join(CompressionLevels, ", "), l)
 	}
+	if c.Modality == "image" || c.Modality == "video" {
+		errs = append(errs, c.rowFits()...)
+	}
 	if c.Worker.MemoryMB < 0 {
 		bad("worker.memory_mb", "must be >= 0, 0 for 1/32 of the machine's memory (got %d)", c.Worker.MemoryMB)
 	}
@@ -464,6 +467,32 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MaxRowBytesPerPixel bounds the payload of one image task row per output
+// pixel when the images are raw (PNG can only be near it for noise, which
+// denoise's inputs are): an RGB input and target (6 bytes), and the
+// per-pixel labels beside them (inpaint's mask: 1; colorize's gray input is
+// 1 byte with 4 bytes of ab values and bins: 8 in all).
+const MaxRowBytesPerPixel = 8
+
+// rowFits refuses an image.size whose rows could not fit one row group of
+// sink.row_group_mb: such a run holds several of these rows per worker, and
+// each one is larger than everything the sink is set to buffer. With
+// resize "no" the size is the input's own, bounded by image.max_pixels and
+// image.max_decode_mb instead.
+func (c Config) rowFits() []error {
+	im, limit := c.Image, int64(c.Sink.RowGroupMB)<<20
+	if im.Resize == "no" || im.Size < 8 || im.Size > 8192 || limit <= 0 {
+		return nil
+	}
+	row := int64(im.Size) * int64(im.Size) * MaxRowBytesPerPixel
+	if row <= limit {
+		return nil
+	}
+	need := (row + 1<<20 - 1) >> 20
+	return []error{fmt.Errorf("image.size: %d makes rows of up to %d MiB (%d×%d pixels, %d bytes a pixel for input, target and labels), more than sink.row_group_mb %d: lower image.size or raise sink.row_group_mb to %d",
+		im.Size, need, im.Size, im.Size, MaxRowBytesPerPixel, c.Sink.RowGroupMB, need)}
 }
 
 // TaskFits reports whether a task of modality task runs on inputs of

@@ -46,6 +46,14 @@ func TestBadConfigNamesEveryField(t *testing.T) {
 			[]string{"image.size", "image.resize", "split", "sink.compression_level", "tasks.denoise.gaussian_sigma", "tasks.inpaint.mask_ratio"}},
 		{"unknown task and missing paths", "tasks:\n  paint: {}\n", []string{"tasks.paint: unknown task"}},
 		{"missing paths", "tasks:\n  colorize: {}\n", []string{"input: is required", "output: is required"}},
+		{"new limits", "input: x\noutput: y\nimage: {max_decode_mb: 0, max_scans: -1, timeout_s: 0}\nworker: {memory_mb: -5}\ntasks:\n  colorize: {}\n",
+			[]string{"image.max_decode_mb", "image.max_scans", "image.timeout_s", "worker.memory_mb"}},
+		// 8192² pixels at up to 8 bytes each is 512 MiB a row: the error
+		// says the number and the two ways out.
+		{"rows over the row-group budget", "input: x\noutput: y\nimage: {size: 8192}\ntasks:\n  colorize: {}\n",
+			[]string{"image.size: 8192 makes rows of up to 512 MiB", "sink.row_group_mb 16", "raise sink.row_group_mb to 512"}},
+		{"video rows too", "modality: video\ninput: x\noutput: y\nimage: {size: 2048}\nsink: {row_group_mb: 8}\ntasks:\n  colorize: {}\n",
+			[]string{"image.size: 2048 makes rows of up to 32 MiB"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := configs.Parse([]byte(tc.yaml))
@@ -64,6 +72,27 @@ func TestBadConfigNamesEveryField(t *testing.T) {
 	}
 }
 
+// The largest size the default row group admits is accepted, and so is any
+// size with resize "no" (rows then follow the inputs' own sizes).
+func TestRowSizeLimitEdge(t *testing.T) {
+	for _, y := range []string{
+		"input: x\noutput: y\nimage: {size: 1448}\ntasks:\n  colorize: {}\n",
+		"input: x\noutput: y\nimage: {size: 8192, resize: \"no\"}\ntasks:\n  colorize: {}\n",
+	} {
+		cfg, err := configs.Parse([]byte(y))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			t.Errorf("%q: %v", y, err)
+		}
+	}
+	cfg, _ := configs.Parse([]byte("input: x\noutput: y\nimage: {size: 1449}\ntasks:\n  colorize: {}\n"))
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "image.size: 1449") {
+		t.Errorf("size 1449 (16.0 MiB + 18 KiB a row): %v", err)
+	}
+}
+
 func TestLabelConfigIgnoresPathsAndLimits(t *testing.T) {
 	data, err := os.ReadFile("quickstart.yaml")
 	if err != nil {
@@ -72,6 +101,7 @@ func TestLabelConfigIgnoresPathsAndLimits(t *testing.T) {
 	a, _ := configs.Parse(data)
 	b, _ := configs.Parse(data)
 	b.Input, b.Output, b.Limit, b.Sink.BufferMB = "gs://x/**", "s3://y", 3, 999
+	b.Image.TimeoutSeconds, b.Worker.MemoryMB = 5, 100 // a backstop and a schedule: no label changes
 	_, ha, _ := a.LabelConfig("denoise", nil)
 	_, hb, _ := b.LabelConfig("denoise", nil)
 	if ha != hb {

@@ -37,7 +37,7 @@ func init() {
 // PCollection<string> of the manifests written.
 func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Audio")
-	refs, outcomes := Match(s, beam.Create(s, cfg.Input), cfg.Limit)
+	refs, outcomes, matchDead := Match(s, beam.Create(s, cfg.Input), cfg.Output, cfg.Limit)
 	refs = beam.Reshuffle(s, refs)
 	fn := &audioFn{Seed: cfg.Seed, Audio: cfg.Audio, Split: cfg.Split}
 	var deadDS sinks.Dataset
@@ -49,7 +49,7 @@ func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 		fn.Task = vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset}
 	}
 	temps, dead, labelOutcomes := beam.ParDo3(s, fn, refs)
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, dead)
+	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
 	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomes, labelOutcomes))
 }
 

@@ -153,10 +153,11 @@ func TestQuickstart(t *testing.T) {
 	cfg := quickstart(t, out)
 	ms := runVision(t, "prism", cfg)
 
-	refs, err := MatchFiles(context.Background(), cfg.Input, 0)
+	matched, err := MatchFiles(context.Background(), cfg.Input, cfg.Output, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	refs := matched.Refs
 	for name, m := range ms {
 		if m.Inputs != int64(len(refs)) {
 			t.Errorf("%s: inputs %d, matched %d files", name, m.Inputs, len(refs))
@@ -343,10 +344,11 @@ func mustPlan(t *testing.T, cfg configs.Config) Plan {
 // Input order and the other inputs of a run do not change a key's rows.
 func TestInputOrderAndSubsets(t *testing.T) {
 	cfg0 := quickstart(t, t.TempDir())
-	refs, err := MatchFiles(context.Background(), cfg0.Input, 0)
+	matched, err := MatchFiles(context.Background(), cfg0.Input, cfg0.Output, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	refs := matched.Refs
 	run := func(refs []transforms.FileRef) map[string]sinks.InpaintRow {
 		out := t.TempDir()
 		cfg := quickstart(t, out)
@@ -356,7 +358,7 @@ func TestInputOrderAndSubsets(t *testing.T) {
 		for i := range outcomes {
 			outcomes[i] = sinks.OutcomeInput
 		}
-		VisionRefs(s, cfg, plan, beam.CreateList(s, refs), beam.CreateList(s, outcomes))
+		VisionRefs(s, cfg, plan, beam.CreateList(s, refs), beam.CreateList(s, outcomes), beam.CreateList(s, []sinks.DeadLetter{}))
 		if err := ptest.Run(p); err != nil {
 			t.Fatal(err)
 		}
@@ -486,12 +488,12 @@ func TestMatchFiles(t *testing.T) {
 		{"/sub/c.jpg", 0, []string{"c.jpg"}},
 		{"/s?b/**/[cd].jpg", 0, []string{"sub/c.jpg", "sub/deep/d.jpg"}},
 	} {
-		refs, err := MatchFiles(context.Background(), dir+tc.pattern, tc.limit)
+		m, err := MatchFiles(context.Background(), dir+tc.pattern, "", tc.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var keys []string
-		for _, r := range refs {
+		for _, r := range m.Refs {
 			keys = append(keys, r.Key)
 		}
 		sort.Strings(keys)
@@ -499,7 +501,7 @@ func TestMatchFiles(t *testing.T) {
 			t.Errorf("%s limit %d: keys %v, want %v", tc.pattern, tc.limit, keys, tc.want)
 		}
 	}
-	if _, err := MatchFiles(context.Background(), filepath.Join(dir, "missing")+"/**", 0); err == nil {
+	if _, err := MatchFiles(context.Background(), filepath.Join(dir, "missing")+"/**", "", 0); err == nil {
 		t.Error("a missing folder matched without error")
 	}
 }

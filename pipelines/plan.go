@@ -11,6 +11,7 @@ import (
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/text"
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
@@ -27,16 +28,16 @@ type Plan struct {
 func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error) {
 	p := Plan{RunID: runID, TaskConfigs: map[string][]byte{}}
 	buffer := cfg.Sink.BufferMB << 20
+	var extra map[string]string
+	if cfg.Modality == "text" {
+		vh, err := CheckVocab(ctx, cfg.Text.Vocab)
+		if err != nil {
+			return Plan{}, err
+		}
+		extra = map[string]string{"vocab_sha256": vh}
+	}
 	for _, name := range cfg.TaskNames() {
 		t, _ := transforms.Lookup(name)
-		var extra map[string]string
-		if cfg.Modality == "text" {
-			vh, err := VocabHash(ctx, cfg.Text.Vocab)
-			if err != nil {
-				return Plan{}, err
-			}
-			extra = map[string]string{"vocab_sha256": vh}
-		}
 		label, hash, err := cfg.LabelConfig(name, extra)
 		if err != nil {
 			return Plan{}, err
@@ -67,6 +68,28 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 		Task: sinks.DeadLetters, Seed: cfg.Seed,
 	})
 	return p, nil
+}
+
+// CheckVocab reads the vocab a text run would load on every worker and
+// checks it as they would (UTF-8 lines, one token each, the five special
+// tokens, word pieces), so that a vocab that cannot work is one line before
+// anything runs, not a failure deep inside the pipeline or a dataset whose
+// ids are all [UNK]. It returns the file's sha256, which the config hash
+// covers. Every error is the user's (configs.Mistake), naming text.vocab.
+func CheckVocab(ctx context.Context, path string) (sha string, err error) {
+	sha, err = VocabHash(ctx, path)
+	if err == nil {
+		var v *text.Vocab
+		if v, err = LoadVocab(ctx, path); err == nil {
+			if err = text.CheckVocab(v); err != nil {
+				err = fmt.Errorf("vocab %s: %w", path, err)
+			}
+		}
+	}
+	if err != nil {
+		return "", configs.Mistake(fmt.Errorf("text.vocab: %w", err))
+	}
+	return sha, nil
 }
 
 // Prepare removes the manifests of the datasets a run is about to replace,

@@ -71,7 +71,10 @@ const TextTask = "mlm_nsp"
 // the manifests written.
 func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Text")
-	refs, _ := Match(s, beam.Create(s, cfg.Input), cfg.Limit)
+	// A text input is a document, not a file, so the references' outcomes
+	// are not counted; a match dead letter is one input.
+	refs, _, matchDead := Match(s, beam.Create(s, cfg.Input), cfg.Output, cfg.Limit)
+	matchOutcomes := beam.ParDo(s, matchDeadOutcomes, matchDead)
 	refs = beam.Reshuffle(s, refs)
 	ranges, deadFiles, fileOutcomes := beam.ParDo3(s, &rangesFn{RangeBytes: int64(cfg.Text.RangeMB) << 20, Format: cfg.Text.Format}, refs)
 	ranges = beam.Reshuffle(s, ranges)
@@ -97,8 +100,8 @@ func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	inst := &instancesFn{Seed: cfg.Seed, Text: cfg.Text, Config: plan.TaskConfigs[TextTask], Dataset: task}
 	temps, deadInst, instOutcomes := beam.ParDo3(s, inst, bucketJobs(s, grouped))
 
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, deadFiles, deadDocs, deadInst))
-	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, fileOutcomes, docOutcomes, instOutcomes))
+	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, deadFiles, deadDocs, deadInst))
+	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, matchOutcomes, fileOutcomes, docOutcomes, instOutcomes))
 }
 
 func keyByPartition(t sinks.TempFile) (string, sinks.TempFile) {

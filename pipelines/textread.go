@@ -49,6 +49,12 @@ var ErrStop = errors.New("stop")
 // document is read by exactly one range, whole, even when it crosses the
 // range's end. Lines longer than maxLine bytes and documents longer than
 // maxDoc bytes are never held in memory: the document becomes a dead letter.
+//
+// A file of only blank lines has no document, yet it is an input: the range
+// at 0, having found no document of its own, reads on while the lines stay
+// blank and, at the end of the file, emits one bad document at offset 0
+// (Bad "no_tokens"). Any other range stops at its end as usual, so exactly
+// one range reports such a file, in every range size.
 func ReadDocuments(r io.Reader, start, end int64, maxLine, maxDoc int, emit func(TextDocument) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	pos := max(start-1, 0)
@@ -72,6 +78,7 @@ func ReadDocuments(r io.Reader, start, end int64, maxLine, maxDoc int, emit func
 	}
 	var doc *TextDocument
 	docBytes := 0
+	emitted := false // a document began in this range
 	finish := func() error {
 		if doc == nil {
 			return nil
@@ -80,11 +87,22 @@ func ReadDocuments(r io.Reader, start, end int64, maxLine, maxDoc int, emit func
 		doc = nil
 		return emit(d)
 	}
+	// blankFile is called at the end of the file: the range at 0 reports a
+	// file that held no document.
+	blankFile := func() error {
+		if start != 0 || emitted {
+			return nil
+		}
+		return emit(TextDocument{Offset: 0, Bad: "no_tokens", Detail: "the file has only blank lines"})
+	}
 	for {
 		lineStart := pos
 		line, n, long, err := readLine(br, maxLine)
 		pos += n
 		if n == 0 && err == io.EOF {
+			if doc == nil {
+				return stopOK(blankFile())
+			}
 			return finish()
 		}
 		if err != nil && err != io.EOF {
@@ -98,11 +116,15 @@ func ReadDocuments(r io.Reader, start, end int64, maxLine, maxDoc int, emit func
 			}
 			sep = lineStart
 			if sep >= end {
+				if start == 0 && !emitted {
+					return stopOK(blankRest(br, maxLine, blankFile))
+				}
 				return nil
 			}
 		case doc == nil && sep >= 0 && sep < end:
 			doc = &TextDocument{Offset: lineStart}
 			docBytes = 0
+			emitted = true
 			fallthrough
 		case doc != nil:
 			switch {
@@ -124,7 +146,27 @@ func ReadDocuments(r io.Reader, start, end int64, maxLine, maxDoc int, emit func
 			}
 		}
 		if err == io.EOF {
+			if doc == nil {
+				return stopOK(blankFile())
+			}
 			return stopOK(finish())
+		}
+	}
+}
+
+// blankRest reads on while the lines are blank and calls atEnd if the file
+// ends so: a non-blank line belongs to a later range's document.
+func blankRest(br *bufio.Reader, maxLine int, atEnd func() error) error {
+	for {
+		line, n, long, err := readLine(br, maxLine)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if n > 0 && (long || len(bytes.TrimSpace(line)) > 0) {
+			return nil
+		}
+		if err == io.EOF {
+			return atEnd()
 		}
 	}
 }

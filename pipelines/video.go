@@ -87,7 +87,7 @@ var videoDocFormat = sinks.FormatOf[VideoDoc]()
 // returns PCollection<string> of the manifests written.
 func Video(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Video")
-	refs, outcomes := Match(s, beam.Create(s, cfg.Input), cfg.Limit)
+	refs, outcomes, matchDead := Match(s, beam.Create(s, cfg.Input), cfg.Output, cfg.Limit)
 	refs = beam.Reshuffle(s, refs)
 
 	fn := &videoFn{Seed: cfg.Seed, Image: cfg.Image, Audio: cfg.Audio, Video: cfg.Video, Split: cfg.Split}
@@ -117,7 +117,7 @@ func Video(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 			Config: plan.TaskConfigs[av.TaskCorrespond], Dataset: avDS}
 		parts = append(parts, beam.ParDo(s, pairs, bucketJobs(s, grouped)))
 	}
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, dead)
+	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
 	parts = append(parts, deadTemps)
 	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, parts...), beam.Flatten(s, outcomes, videoOutcomes))
 }

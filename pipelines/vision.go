@@ -14,17 +14,19 @@ import (
 // dead letters. It returns PCollection<string> of the manifests written.
 func Vision(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Vision")
-	refs, outcomes := Match(s, beam.Create(s, cfg.Input), cfg.Limit)
-	return VisionRefs(s, cfg, plan, refs, outcomes)
+	refs, outcomes, matchDead := Match(s, beam.Create(s, cfg.Input), cfg.Output, cfg.Limit)
+	return VisionRefs(s, cfg, plan, refs, outcomes, matchDead)
 }
 
-// VisionRefs is Vision after matching: it expects PCollection<transforms.FileRef>
-// and PCollection<string> holding one sinks.OutcomeInput per reference.
-func VisionRefs(s beam.Scope, cfg configs.Config, plan Plan, refs, outcomes beam.PCollection) beam.PCollection {
+// VisionRefs is Vision after matching: it expects PCollection<transforms.FileRef>,
+// PCollection<string> of their outcomes (one sinks.OutcomeInput per reference,
+// and those of the match's dead letters) and PCollection<sinks.DeadLetter> of
+// the match's dead letters, as Match returns them.
+func VisionRefs(s beam.Scope, cfg configs.Config, plan Plan, refs, outcomes, matchDead beam.PCollection) beam.PCollection {
 	// Spread the references before any file is read: reading happens after
 	// this fusion break, so work spreads over workers and no bundle holds all.
 	refs = beam.Reshuffle(s, refs)
-	var deadParts []beam.PCollection
+	deadParts := []beam.PCollection{matchDead}
 	outcomeParts := []beam.PCollection{outcomes}
 	if cfg.Image.Dedupe {
 		kept, dead, dupOutcomes := Dedupe(s, refs, cfg.Image.MaxBytes)

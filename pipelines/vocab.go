@@ -42,7 +42,9 @@ type VocabOptions struct {
 // worker and write it as vocab.txt.
 func Vocab(s beam.Scope, o VocabOptions) {
 	s = s.Scope("pipelines.Vocab")
-	refs, _ := Match(s, beam.Create(s, o.Input), 0)
+	// The vocab has no dead-letter dataset: what matching could not read
+	// adds no words.
+	refs, _, _ := Match(s, beam.Create(s, o.Input), "", 0)
 	lines := textio.ReadAll(s, beam.ParDo(s, sourceOf, beam.Reshuffle(s, refs)))
 	counts := beam.ParDo(s, toWordCount, stats.Count(s, beam.ParDo(s, &wordsFn{LowerCase: o.LowerCase}, lines)))
 	beam.ParDo0(s, &learnVocabFn{Output: o.Output, Learn: o.Learn}, beam.Combine(s, &collectWordsFn{}, counts))

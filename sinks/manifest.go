@@ -93,6 +93,7 @@ const (
 
 // Dead-letter stages.
 const (
+	StageMatch    = "match"    // the pattern matched it but it cannot be read: an unlistable folder, a broken link, a bad name
 	StageRead     = "read"     // the file could not be read, is empty or too large
 	StageDecode   = "decode"   // the bytes are not a decodable input
 	StageTokenize = "tokenize" // text without tokens

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/trainer/backend"
 	"github.com/pretext-dev/pretext/trainer/finetune"
 )
@@ -41,7 +41,7 @@ func finetuneFlags(fs *flag.FlagSet) func(context.Context) error {
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	return func(ctx context.Context) error {
 		if *data == "" || len(fs.Args()) > 0 {
-			return errors.New("usage: pretext finetune --data DIR [--test DIR] [--pretrained RUN] [--labels-per-class N] [--mode linear|full|both|none] [--baseline scratch,pixels|scratch,bow|none] [--lr 0.0003,0.001,0.003] [--steps N] [--seed N] [--json FILE]")
+			return usageError("usage: pretext finetune --data DIR [--test DIR] [--pretrained RUN] [--labels-per-class N] [--mode linear|full|both|none] [--baseline scratch,pixels|scratch,bow|none] [--lr 0.0003,0.001,0.003] [--steps N] [--seed N] [--json FILE]")
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -60,7 +60,7 @@ func finetuneFlags(fs *flag.FlagSet) func(context.Context) error {
 		for _, s := range strings.Split(*lrs, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 			if err != nil {
-				return fmt.Errorf("--lr: %w", err)
+				return configs.Mistake(fmt.Errorf("--lr: %w", err))
 			}
 			grid = append(grid, v)
 		}
@@ -73,9 +73,9 @@ func finetuneFlags(fs *flag.FlagSet) func(context.Context) error {
 		}
 		if !isBERT && finetune.IsTextData(*data) {
 			if *pretrained == "" {
-				return fmt.Errorf("%s holds text: text fine-tuning needs --pretrained, a BERT run (its vocabulary and architecture serve every method)", *data)
+				return usageError(fmt.Sprintf("%s holds text: text fine-tuning needs --pretrained, a BERT run (its vocabulary and architecture serve every method)", *data))
 			}
-			return fmt.Errorf("%s holds text, but --pretrained %s is not a BERT run (its config has no bert: section): pretrain with a config like configs/train-bert.yaml", *data, *pretrained)
+			return usageError(fmt.Sprintf("%s holds text, but --pretrained %s is not a BERT run (its config has no bert: section): pretrain with a config like configs/train-bert.yaml", *data, *pretrained))
 		}
 		if isBERT {
 			o := finetune.DefaultTextOptions()

@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/trainer/mnist"
 )
 
@@ -24,15 +24,15 @@ func importFlags(fs *flag.FlagSet) func(context.Context) error {
 	return func(ctx context.Context) error {
 		args := fs.Args()
 		if len(args) > 0 && args[0] != "mnist" {
-			return fmt.Errorf("unknown dataset %q: import knows mnist", args[0])
+			return usageError(fmt.Sprintf("unknown dataset %q: import knows mnist", args[0]))
 		}
 		if len(args) > 0 {
 			if err := fs.Parse(args[1:]); err != nil {
-				return err
+				return configs.Mistake(err)
 			}
 		}
 		if len(args) == 0 || len(fs.Args()) > 0 || *out == "" {
-			return errors.New("usage: pretext import mnist --out DIR [--src DIR] [--pad 2] [--limit N]")
+			return usageError("usage: pretext import mnist --out DIR [--src DIR] [--pad 2] [--limit N]")
 		}
 		dir := *src
 		if dir == "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -40,7 +39,7 @@ func inspectFlags(fs *flag.FlagSet) func(context.Context) error {
 			}
 		}
 		if len(dirs) != 1 {
-			return errors.New("usage: pretext inspect DIR [--task T] [--config FILE] [--html report.html] [--sheet N] [--check] [--json] [--thresholds FILE] [--vocab FILE]")
+			return usageError("usage: pretext inspect DIR [--task T] [--config FILE] [--html report.html] [--sheet N] [--check] [--json] [--thresholds FILE] [--vocab FILE]")
 		}
 		opts := inspect.Options{Dir: dirs[0], Task: *task, VocabPath: *vocab, ConfigName: *config}
 		if *config != "" {

@@ -15,11 +15,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/pipelines"
 
 	// Filesystems for inputs and outputs on any runner.
@@ -51,7 +56,7 @@ by default, in-process; direct, universal, flink, dataflow).
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+		os.Exit(configs.ExitMistake)
 	}
 	cmd := os.Args[1]
 	if len(cmd) > 0 && cmd[0] == '-' {
@@ -84,22 +89,52 @@ func main() {
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "pretext: unknown command %q\n\n%s", cmd, usage)
-		os.Exit(2)
+		os.Exit(configs.ExitMistake)
 	}
 	// Subcommand flags live in the global set beside Beam's, parsed after the
 	// subcommand; beam.Init runs before dispatch.
 	if err := flag.CommandLine.Parse(os.Args[2:]); err != nil {
-		os.Exit(2)
+		os.Exit(configs.ExitMistake)
 	}
 	beam.Init()
 	cleanup := func() {}
 	if cmd == "run" || cmd == "vocab" { // the commands that run Beam pipelines
 		cleanup = pipelines.PrivateTemp()
 	}
+	stop := onSignal(cmd, cleanup)
 	err := run(context.Background())
+	stop()
 	cleanup()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pretext %s: %v\n", cmd, err)
-		os.Exit(1)
+		os.Exit(configs.ExitCode(err))
 	}
 }
+
+// onSignal makes SIGINT and SIGTERM end the command with one line and exit
+// status 130 or 143 (configs.ExitInterrupted, ExitTerminated), after
+// cleanup, instead of the runtime's silent death by signal. A run stopped
+// this way never commits: its datasets keep the state the commit protocol
+// gives an unfinished run (docs/reliability.md). stop undoes it.
+func onSignal(cmd string, cleanup func()) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			code, name := configs.ExitInterrupted, "SIGINT"
+			if sig == syscall.SIGTERM {
+				code, name = configs.ExitTerminated, "SIGTERM"
+			}
+			cleanup()
+			fmt.Fprintf(os.Stderr, "pretext %s: interrupted by %s\n", cmd, name)
+			os.Exit(code)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// usageError is a mistake in how a command was called: exit status 2.
+func usageError(msg string) error { return configs.Mistake(errors.New(msg)) }

@@ -119,12 +119,16 @@ func indent(err error) error {
 }
 
 func printPlan(ctx context.Context, cfg configs.Config, plan pipelines.Plan) error {
-	refs, err := pipelines.MatchFiles(ctx, cfg.Input, cfg.Limit)
+	m, err := pipelines.MatchFiles(ctx, cfg.Input, cfg.Output, cfg.Limit)
 	if err != nil {
 		return err
 	}
+	for _, w := range m.Warnings {
+		fmt.Fprintln(os.Stderr, w)
+	}
+	refs := m.Refs
 	fmt.Printf("dry run: nothing will be written\n")
-	fmt.Printf("input   %s → %d files (prefix %q)\n", cfg.Input, len(refs), pipelines.FixedPrefix(cfg.Input))
+	fmt.Printf("input   %s → %d files and %d dead letters at matching (prefix %q)\n", cfg.Input, len(refs), len(m.Dead), pipelines.FixedPrefix(cfg.Input))
 	for i, r := range refs {
 		if i == 5 {
 			fmt.Printf("        … and %d more\n", len(refs)-5)
@@ -138,7 +142,7 @@ func printPlan(ctx context.Context, cfg configs.Config, plan pipelines.Plan) err
 	for _, c := range plan.Commits {
 		fmt.Printf("write   %s: %d shards, config %s\n", c.Dir, c.NumShards, short(c.ConfigHash))
 	}
-	if len(refs) == 0 {
+	if len(refs) == 0 && len(m.Dead) == 0 {
 		return fmt.Errorf("no input matches %q", cfg.Input)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,7 +19,7 @@ func tokenizeFlags(fs *flag.FlagSet) func(context.Context) error {
 	cased := fs.Bool("cased", false, "keep case and accents (cased models); the default lower-cases and strips accents")
 	return func(ctx context.Context) error {
 		if *vocab == "" {
-			return errors.New("--vocab is required")
+			return usageError("--vocab is required")
 		}
 		v, err := pipelines.LoadVocab(ctx, *vocab)
 		if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -24,7 +23,7 @@ func trainFlags(fs *flag.FlagSet) func(context.Context) error {
 	output := fs.String("output", "", "run folder (checkpoints, loss.csv, loss.png), overriding the config's output")
 	return func(ctx context.Context) error {
 		if *config == "" || len(fs.Args()) > 0 {
-			return errors.New("usage: pretext train --config FILE [--backend NAME] [--steps N] [--max-time 5m] [--output DIR]")
+			return usageError("usage: pretext train --config FILE [--backend NAME] [--steps N] [--max-time 5m] [--output DIR]")
 		}
 		cfg, err := train.Load(*config)
 		if err != nil {

@@ -25,13 +25,13 @@ func vocabFlags(fs *flag.FlagSet) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var errs []error
 		if *input == "" {
-			errs = append(errs, errors.New("--input is required"))
+			errs = append(errs, usageError("--input is required"))
 		}
 		if *output == "" {
-			errs = append(errs, errors.New("--output is required"))
+			errs = append(errs, usageError("--output is required"))
 		}
 		if *size < 100 {
-			errs = append(errs, fmt.Errorf("--size must be >= 100 (got %d)", *size))
+			errs = append(errs, usageError(fmt.Sprintf("--size must be >= 100 (got %d)", *size)))
 		}
 		if err := errors.Join(errs...); err != nil {
 			return err

@@ -221,7 +221,7 @@ func discover(ctx context.Context, fs filesystem.Interface, dir, task string) ([
 		if len(list("*")) > 0 {
 			return []target{{base, dir}}, nil // files but no manifest: an incomplete dataset
 		}
-		return nil, fmt.Errorf("inspect: %s: no dataset found (no %s, no shards, no dataset folders)", dir, sinks.ManifestName)
+		return nil, configs.Mistake(fmt.Errorf("inspect: %s: no dataset found (no %s, no shards, no dataset folders)", dir, sinks.ManifestName))
 	}
 	var out []target
 	for _, name := range sortedNames(names) {

@@ -297,10 +297,12 @@ func IsSpecial(tok string) bool {
 	return len(tok) > 2 && tok[0] == '[' && tok[len(tok)-1] == ']'
 }
 
-// CheckVocab verifies that v has the tokens instance generation needs.
+// CheckVocab verifies that v has the tokens instance generation and the
+// trainer need: the five special tokens ([PAD] pads every batch) and at
+// least one word piece.
 func CheckVocab(v *Vocab) error {
 	var missing []string
-	for _, t := range []string{CLS, SEP, MASK, UNK} {
+	for _, t := range []string{PAD, UNK, CLS, SEP, MASK} {
 		if _, ok := v.ID(t); !ok {
 			missing = append(missing, t)
 		}

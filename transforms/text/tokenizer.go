@@ -26,13 +26,16 @@ type Vocab struct {
 
 // ReadVocab reads a vocab.txt: one token per line, its id the line number.
 // Lines are trimmed of surrounding white space, as BERT's load_vocab does.
-// An empty file, a blank line, a repeated token or a vocabulary without
-// [UNK] is an error.
+// An empty file, a line that is not UTF-8, a blank line, a repeated token
+// or a vocabulary without [UNK] is an error.
 func ReadVocab(r io.Reader) (*Vocab, error) {
 	v := &Vocab{ids: map[string]int32{}, cont: map[string]int32{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
+		if !utf8.Valid(sc.Bytes()) {
+			return nil, fmt.Errorf("vocab line %d is not UTF-8 text (is this a vocab.txt, one token a line?)", len(v.tokens)+1)
+		}
 		tok := strings.TrimSpace(sc.Text())
 		if tok == "" {
 			return nil, fmt.Errorf("vocab line %d is empty", len(v.tokens)+1)

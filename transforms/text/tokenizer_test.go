@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +56,34 @@ func TestGoldenUncased(t *testing.T) {
 		t.Fatalf("only %d golden lines", n)
 	}
 	t.Logf("%d golden lines", n)
+}
+
+// A vocab that cannot work is refused with the reason: bytes that are not
+// UTF-8 (a binary file given as text.vocab), a missing special token, no
+// word pieces.
+func TestVocabRefused(t *testing.T) {
+	for _, c := range []struct{ name, vocab, read, check string }{
+		{"binary", "[PAD]\n[UNK]\n\xff\xfe\x00\x01\n", "line 3 is not UTF-8", ""},
+		{"only [UNK]", "[UNK]\n", "", "vocab lacks [PAD], [CLS], [SEP], [MASK]"},
+		{"no [PAD]", "[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n", "", "vocab lacks [PAD]"},
+		{"only specials", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", "", "no word pieces"},
+		{"enough", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, err := ReadVocab(strings.NewReader(c.vocab))
+			if c.read != "" {
+				if err == nil || !strings.Contains(err.Error(), c.read) {
+					t.Fatalf("ReadVocab: %v, want %q", err, c.read)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckVocab(v)
+			if c.check == "" && err != nil || c.check != "" && (err == nil || !strings.Contains(err.Error(), c.check)) {
+				t.Errorf("CheckVocab: %v, want %q", err, c.check)
+			}
+		})
+	}
 }
