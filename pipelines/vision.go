@@ -43,7 +43,7 @@ func VisionRefs(s beam.Scope, cfg configs.Config, plan Plan, refs, outcomes, mat
 		}
 		tasks = append(tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
 	}
-	temps, dead, labelOutcomes := vision.Label(s, refs, cfg.Seed, cfg.Image, cfg.Split, tasks)
+	temps, dead, labelOutcomes := vision.Label(s, refs, cfg.Seed, cfg.Image, cfg.Worker.MemoryMB, cfg.Split, tasks)
 	deadParts = append(deadParts, dead)
 	outcomeParts = append(outcomeParts, labelOutcomes)
 

@@ -7,15 +7,17 @@ import (
 	"fmt"
 	"image"
 	"image/draw"
-	_ "image/gif" // registers GIF; image.Decode keeps only the first frame
-	_ "image/jpeg"
-	_ "image/png"
+	"image/gif"
+	_ "image/jpeg" // registers JPEG for image.DecodeConfig
+	"image/png"
+	"io"
+	"time"
 
 	"github.com/disintegration/imaging"
 	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
 )
 
 // DecodeLimits bound the work Decode may do on one input.
@@ -25,6 +27,14 @@ type DecodeLimits struct {
 	MaxPixels int64
 	// MaxBytes rejects encoded input longer than this. 0: no limit.
 	MaxBytes int64
+	// MaxDecodeBytes rejects an image whose decode would allocate more
+	// than this (the decoder's image and buffers, judged from the header;
+	// see PlanInput), before anything is allocated. 0: no limit.
+	MaxDecodeBytes int64
+	// MaxScans rejects a JPEG of more scans before decoding any. 0: no limit.
+	MaxScans int
+	// Deadline, when not zero, stops a decode past it (ReasonTimeout).
+	Deadline time.Time
 }
 
 // Reason codes of a DecodeError. They are stable: they name Beam counters
@@ -37,6 +47,13 @@ const (
 	ReasonDecodeError   = "decode_error"
 	ReasonDecoderPanic  = "decoder_panic"
 	ReasonZeroSize      = "zero_size"
+	// ReasonTooLargeDecode: the decode would hold more than
+	// image.max_decode_mb, judged from the header.
+	ReasonTooLargeDecode = "too_large_decode"
+	// ReasonTooManyScans: a JPEG of more scans than image.max_scans.
+	ReasonTooManyScans = "too_many_scans"
+	// ReasonTimeout: the decode or labelling ran past image.timeout_s.
+	ReasonTimeout = "timeout"
 )
 
 // DecodeError is bad input, as opposed to a failure of the machine: the
@@ -117,65 +134,74 @@ func jpegScale(w, h int, mode string, size int) int {
 }
 
 // decode is Decode; scale, when not nil, picks the n/8 scale of a JPEG from
-// its full width and height. The image is an *image.NRGBA at the origin,
-// except for a JPEG that needs no EXIF turn: that is the decoder's own
-// (*image.YCbCr, *image.Gray, or *image.CMYK for Adobe CMYK files), which
-// toNRGBA or resize convert — resize only the pixels it keeps.
+// its full width and height. The image is the decoder's own (an
+// *image.YCbCr, *image.Gray, *image.NRGBA64, *image.Paletted...: toNRGBA
+// or resize convert it — resize only the pixels it keeps, without a
+// full-size copy), except for a JPEG turned by its EXIF orientation: that
+// is an *image.NRGBA at the origin. lim.MaxDecodeBytes judges the
+// decoder's bytes and a conversion of the result to NRGBA.
 func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img image.Image, format string, w, h int, err error) {
-	switch {
-	case len(data) == 0:
-		return nil, "", 0, 0, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
-	case lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes:
-		return nil, "", 0, 0, &DecodeError{Reason: ReasonTooLargeFile, Detail: fmt.Sprintf("%d bytes > %d", len(data), lim.MaxBytes)}
+	hd, err := safeProbe(data, lim, scale)
+	if err != nil {
+		return nil, hd.format, 0, 0, err
 	}
+	if need := hd.decodeBytes + 4*int64(hd.sw)*int64(hd.sh); lim.MaxDecodeBytes > 0 && need > lim.MaxDecodeBytes {
+		return nil, hd.format, 0, 0, &DecodeError{Reason: ReasonTooLargeDecode, Detail: fmt.Sprintf("%s %dx%d: decoding it would hold %d bytes > %d", hd.format, hd.w, hd.h, need, lim.MaxDecodeBytes)}
+	}
+	return decodeProbed(data, hd, lim)
+}
+
+// decodeProbed decodes data as probe judged it. w and h are the full size
+// from the header, after EXIF orientation.
+func decodeProbed(data []byte, hd header, lim DecodeLimits) (img image.Image, format string, w, h int, err error) {
+	format = hd.format
 	defer func() {
 		if r := recover(); r != nil {
-			img, format, w, h, err = nil, "", 0, 0, &DecodeError{Reason: ReasonDecoderPanic, Detail: fmt.Sprint(r)}
+			img, w, h, err = nil, 0, 0, &DecodeError{Reason: ReasonDecoderPanic, Detail: fmt.Sprint(r)}
 		}
 	}()
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, "", 0, 0, &DecodeError{Reason: ReasonUnknownFormat, Detail: sniff(data)}
-		}
-		return nil, format, 0, 0, &DecodeError{Reason: ReasonDecodeError, Detail: format + " header: " + err.Error()}
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, format, 0, 0, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, cfg.Width, cfg.Height)}
-	}
-	if px := int64(cfg.Width) * int64(cfg.Height); lim.MaxPixels > 0 && px > lim.MaxPixels {
-		return nil, format, 0, 0, &DecodeError{Reason: ReasonPixelLimit, Detail: fmt.Sprintf("%s %dx%d = %d pixels > %d", format, cfg.Width, cfg.Height, px, lim.MaxPixels)}
-	}
-	n := 8
-	if scale != nil && format == "jpeg" {
-		n = scale(cfg.Width, cfg.Height)
-	}
 	var m image.Image
+	var dr *deadlineReader
 	if format == "jpeg" {
 		// jpegscale at full size decodes exactly as image/jpeg (its tests
 		// check), with a faster entropy decoder.
-		m, err = jpegscale.DecodeScaled(bytes.NewReader(data), n)
+		m, err = jpegscale.DecodeOptions(bytes.NewReader(data), jpegscale.Options{Scale: hd.n, MaxScans: lim.MaxScans, Deadline: lim.Deadline})
 	} else {
-		m, _, err = image.Decode(bytes.NewReader(data))
+		var r io.Reader = bytes.NewReader(data)
+		if !lim.Deadline.IsZero() {
+			dr = &deadlineReader{r: bytes.NewReader(data), deadline: lim.Deadline}
+			r = dr
+		}
+		m, err = decoders[format](r)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, jpegscale.ErrDeadline), errors.Is(err, errDeadline), dr != nil && dr.expired:
+		return nil, format, 0, 0, &DecodeError{Reason: ReasonTimeout, Detail: fmt.Sprintf("%s %dx%d: decode past its deadline (image.timeout_s)", format, hd.w, hd.h)}
+	case errors.Is(err, jpegscale.ErrTooManyScans):
+		return nil, format, 0, 0, &DecodeError{Reason: ReasonTooManyScans, Detail: fmt.Sprintf("more than %d scans", lim.MaxScans)}
+	case err != nil:
 		return nil, format, 0, 0, &DecodeError{Reason: ReasonDecodeError, Detail: format + ": " + err.Error()}
 	}
 	if b := m.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, format, 0, 0, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, b.Dx(), b.Dy())}
 	}
-	w, h = cfg.Width, cfg.Height
-	if format != "jpeg" {
-		return toNRGBA(m), format, w, h, nil
-	}
-	o := exifOrientation(data)
-	if o < 2 || o > 8 {
+	w, h = hd.w, hd.h
+	if hd.orient < 2 {
 		return m, format, w, h, nil
 	}
-	if o >= 5 { // the transposing orientations swap the sides
+	if hd.orient >= 5 { // the transposing orientations swap the sides
 		w, h = h, w
 	}
-	return orient(toNRGBA(m), o), format, w, h, nil
+	return orient(toNRGBA(m), hd.orient), format, w, h, nil
+}
+
+// decoders decode the formats image.DecodeConfig recognises, called by
+// name so that TIFF's decoder reads through deadlineReader's ReadAt rather
+// than a copy of the input (image.Decode would wrap it in a bufio.Reader).
+var decoders = map[string]func(io.Reader) (image.Image, error){
+	"png": png.Decode,
+	"gif": gif.Decode, // the first frame only
+	"bmp": bmp.Decode, "tiff": tiff.Decode, "webp": webp.Decode,
 }
 
 // sniff describes the first bytes of an input of unknown format, so a dead

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime/debug"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
@@ -80,19 +81,29 @@ type TaskSpec struct {
 // of every configured image task from it, writing them straight into each
 // task's sink writer (rows never travel through Beam: see package sinks).
 //
+// Each input is judged from its header first (PlanInput: pixels, JPEG
+// scans, decode bytes against image.max_decode_mb), then waits for its
+// estimate in the worker's memory budget (workerMemoryMB, worker.memory_mb:
+// 0 for 1/32 of the machine's memory) so that the decodes of a process
+// hold at most that at once, and is decoded and labelled within
+// image.timeout_s.
+//
 // It expects PCollection<transforms.FileRef> and returns
 // PCollection<sinks.TempFile>, PCollection<sinks.DeadLetter> and
 // PCollection<string> of outcomes (one per input).
-func Label(s beam.Scope, refs beam.PCollection, seed int64, im configs.Image, split configs.Split, tasks []TaskSpec) (temps, dead, outcomes beam.PCollection) {
+func Label(s beam.Scope, refs beam.PCollection, seed int64, im configs.Image, workerMemoryMB int, split configs.Split, tasks []TaskSpec) (temps, dead, outcomes beam.PCollection) {
 	s = s.Scope("vision.Label")
-	return beam.ParDo3(s, &labelFn{Seed: seed, Image: im, Split: split, Tasks: tasks}, refs)
+	return beam.ParDo3(s, &labelFn{Seed: seed, Image: im, WorkerMemoryMB: workerMemoryMB, Split: split, Tasks: tasks}, refs)
 }
 
 type labelFn struct {
 	Seed  int64
 	Image configs.Image
-	Split configs.Split
-	Tasks []TaskSpec
+	// WorkerMemoryMB is worker.memory_mb, resolved on the worker (whose
+	// memory may not be the launcher's).
+	WorkerMemoryMB int
+	Split          configs.Split
+	Tasks          []TaskSpec
 
 	labelers *Labelers
 	writers  []*sinks.Writer
@@ -112,6 +123,7 @@ func (f *labelFn) Setup() error {
 	f.filtered = beam.NewCounter("pretext", "filtered")
 	l, err := NewLabelers(f.Tasks)
 	f.labelers = l
+	sinks.SetMemoryBudget(sinks.MemoryBudget(f.WorkerMemoryMB, int64(f.Image.MaxDecodeMB)<<20))
 	return err
 }
 
@@ -157,10 +169,21 @@ type Pending struct {
 // with its own rng seeded by (seed, task, ex.Key, variant). It makes all of
 // them or none: err names the task whose label function failed.
 func (l *Labelers) Label(seed int64, ex *Example) ([]Pending, error) {
+	return l.label(seed, ex, time.Time{})
+}
+
+// errLabelDeadline is label's error past its deadline.
+var errLabelDeadline = errors.New("labelling took longer than image.timeout_s")
+
+// label is Label checking deadline (when not zero) before each row.
+func (l *Labelers) label(seed int64, ex *Example, deadline time.Time) ([]Pending, error) {
 	var rows []Pending
 	for i, lab := range l.labelers {
 		cfg := l.configs[i]
 		for v := 0; v < lab.Variants(cfg); v++ {
+			if !deadline.IsZero() && time.Now().After(deadline) {
+				return nil, errLabelDeadline
+			}
 			rng := seeding.New(seed, l.specs[i].Name, ex.Key, v)
 			row, size, st, err := safeLabel(lab, ex, cfg, v, rng)
 			if err != nil {
@@ -200,17 +223,45 @@ type labeled struct {
 // label reads, prepares and labels one input: the CPU-heavy part of an
 // element, which may run on a pool worker.
 func (f *labelFn) label(ctx context.Context, ref transforms.FileRef) labeled {
-	ex, stage, reason, detail, err := f.prepare(ctx, ref)
-	if err != nil || stage != "" {
-		return labeled{ref: ref, stage: stage, reason: reason, detail: detail, err: err}
+	data, reason, detail, err := readFile(ctx, ref.Source, ref.Size, f.Image.MaxBytes)
+	if err != nil || reason != "" {
+		return labeled{ref: ref, stage: sinks.StageRead, reason: reason, detail: detail, err: err}
+	}
+	p, reason, detail := PlanInput(data, f.Image)
+	if reason != "" {
+		return labeled{ref: ref, stage: sinks.StageDecode, reason: reason, detail: detail}
+	}
+	// The memory gate: held from the decode until the rows are made. The
+	// wait does not count against the deadline, which starts after it.
+	release, err := sinks.AcquireMemory(ctx, p.Bytes()+int64(len(data)))
+	if err != nil {
+		return labeled{ref: ref, err: err}
+	}
+	defer release()
+	deadline := deadlineOf(f.Image)
+	ex, stage, reason, detail := p.prepare(ref.Key, ref.Source, data, f.Split, deadline)
+	if stage != "" {
+		return labeled{ref: ref, stage: stage, reason: reason, detail: detail}
 	}
 	// Label every task before adding any row, so an input either gives all its
 	// rows or becomes one dead letter: never half of its rows.
-	rows, err := f.labelers.Label(f.Seed, ex)
-	if err != nil {
+	rows, err := f.labelers.label(f.Seed, ex, deadline)
+	switch {
+	case errors.Is(err, errLabelDeadline):
+		return labeled{ref: ref, stage: sinks.StageLabel, reason: ReasonTimeout, detail: err.Error()}
+	case err != nil:
 		return labeled{ref: ref, stage: sinks.StageLabel, reason: "label_error", detail: err.Error()}
 	}
 	return labeled{ref: ref, rows: rows}
+}
+
+// deadlineOf is the deadline of an input whose decode starts now, or zero
+// when im has no timeout.
+func deadlineOf(im configs.Image) time.Time {
+	if im.TimeoutSeconds <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(time.Duration(im.TimeoutSeconds * float64(time.Second)))
 }
 
 func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
@@ -260,56 +311,51 @@ func safeLabel(l Labeler, ex *Example, cfg transforms.Config, v int, rng *rand.R
 	return l.Label(ex, cfg, v, rng)
 }
 
-// prepare reads, decodes, filters and resizes one input. A non-empty stage
-// means the input stops here: "filter" with the filter's reason, or a
-// dead-letter stage. err is set only when the filesystem itself fails.
-func (f *labelFn) prepare(ctx context.Context, ref transforms.FileRef) (ex *Example, stage, reason, detail string, err error) {
-	data, reason, detail, err := readFile(ctx, ref.Source, ref.Size, f.Image.MaxBytes)
-	if err != nil || reason != "" {
-		return nil, sinks.StageRead, reason, detail, err
-	}
-	ex, stage, reason, detail = Prepare(ref.Key, ref.Source, data, f.Image, f.Split)
-	return ex, stage, reason, detail, nil
-}
-
 // Prepare decodes, filters and resizes the bytes of one input into the
 // Example every image task labels: the work of the pipeline per input but
 // reading it. A non-empty stage means the input stops here: "filter" with
 // the filter's reason, or sinks.StageDecode with a dead letter's reason and
-// detail.
+// detail. It is PlanInput, then the decode within im.TimeoutSeconds.
 func Prepare(key, source string, data []byte, im configs.Image, split configs.Split) (ex *Example, stage, reason, detail string) {
-	img, w, h, derr := decodeInput(data, im)
-	if derr != nil {
-		var de *DecodeError
-		if errors.As(derr, &de) {
-			return nil, sinks.StageDecode, de.Reason, de.Detail
-		}
-		return nil, sinks.StageDecode, "decode_error", derr.Error()
+	p, reason, detail := PlanInput(data, im)
+	if reason != "" {
+		return nil, sinks.StageDecode, reason, detail
+	}
+	return p.prepare(key, source, data, split, deadlineOf(im))
+}
+
+// prepare is Prepare for an input already judged by PlanInput, checking
+// deadline (when not zero) in the decoder and before and after the resize.
+func (p Plan) prepare(key, source string, data []byte, split configs.Split, deadline time.Time) (ex *Example, stage, reason, detail string) {
+	im := p.im
+	lim := limitsOf(im)
+	lim.Deadline = deadline
+	img, _, w, h, err := decodeProbed(data, p.hd, lim)
+	if err != nil {
+		reason, detail := reasonOf(err)
+		return nil, sinks.StageDecode, reason, detail
+	}
+	if !im.JPEGScaling {
+		b := img.Bounds() // a GIF's first frame can be smaller than its screen
+		w, h = b.Dx(), b.Dy()
 	}
 	if reason := Filter(w, h, im); reason != "" {
 		return nil, transforms.StageFilter, reason, ""
 	}
+	timeout := func(what string) (*Example, string, string, string) {
+		return nil, sinks.StageDecode, ReasonTimeout, fmt.Sprintf("%s %dx%d: %s past its deadline (image.timeout_s %gs)", p.hd.format, p.hd.w, p.hd.h, what, im.TimeoutSeconds)
+	}
+	if !deadline.IsZero() && time.Now().After(deadline) {
+		return timeout("decode")
+	}
 	out := resize(img, im.Resize, im.Size, im.Filter)
+	if !deadline.IsZero() && time.Now().After(deadline) {
+		return timeout("resize")
+	}
 	return &Example{
 		Key: key, Source: source, Split: SplitOf(key, split), Image: out,
 		Encoding: Encoding{Format: im.Encoding, PNGLevel: im.PNGLevel, JPEGQuality: im.JPEGQuality},
 	}, "", "", ""
-}
-
-// decodeInput decodes an input as im asks: at a reduced JPEG scale when
-// im.JPEGScaling allows. w and h are its full size, which filters judge.
-func decodeInput(data []byte, im configs.Image) (img image.Image, w, h int, err error) {
-	lim := DecodeLimits{MaxPixels: im.MaxPixels, MaxBytes: im.MaxBytes}
-	if im.JPEGScaling {
-		img, _, w, h, err = decodeForResize(data, lim, im.Resize, im.Size)
-		return img, w, h, err
-	}
-	img, _, _, _, err = decode(data, lim, nil)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	b := img.Bounds() // a GIF's first frame can be smaller than its screen
-	return img, b.Dx(), b.Dy(), nil
 }
 
 // Filter returns the reason an image of w×h pixels is dropped, or "".

@@ -57,7 +57,7 @@ func resize(img image.Image, mode string, size int, filter string) *image.NRGBA 
 		if w == size && h == size {
 			return toNRGBA(img)
 		}
-		return imaging.Fill(img, size, size, imaging.Center, f)
+		return fill(img, size, f)
 	case "keep_ratio":
 		nw, nh := scaleSides(w, h, size, min(w, h))
 		return scale(img, nw, nh, f)
@@ -69,6 +69,33 @@ func resize(img image.Image, mode string, size int, filter string) *image.NRGBA 
 		return pad(scale(img, nw, nh, f), size)
 	}
 	return toNRGBA(img)
+}
+
+// fill is imaging.Fill(img, size, size, imaging.Center, f) without its
+// copy of the kept part: from 100 px up Fill crops the centre to a
+// square (a whole copy of a square image) and then resizes it; fill
+// resizes a sub-image of the same rectangle, read through imaging's
+// scanner as the copy would be, so the pixels are Fill's.
+func fill(img image.Image, size int, f imaging.ResampleFilter) *image.NRGBA {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	sub, ok := img.(interface {
+		SubImage(image.Rectangle) image.Image
+	})
+	if w < 100 || h < 100 || !ok {
+		return imaging.Fill(img, size, size, imaging.Center, f)
+	}
+	// imaging's cropAndResize and CropAnchor(…, imaging.Center), for a
+	// square target.
+	cw, ch := w, h
+	if w < h {
+		ch = int(math.Max(1, float64(w)) + 0.5)
+	} else {
+		cw = int(math.Max(1, float64(h)) + 0.5)
+	}
+	pt := image.Pt(b.Min.X+(w-cw)/2, b.Min.Y+(h-ch)/2)
+	r := image.Rect(0, 0, cw, ch).Add(pt).Intersect(b)
+	return imaging.Resize(sub.SubImage(r), size, size, f)
 }
 
 // scaleSides returns w×h scaled by size/ref, each side at least 1 pixel.

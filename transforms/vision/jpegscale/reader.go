@@ -12,6 +12,7 @@ import (
 	"image/color"
 	"image/draw"
 	"io"
+	"time"
 )
 
 // A FormatError reports that the input is not a valid JPEG.
@@ -144,13 +145,35 @@ type decoder struct {
 	eobRun              uint16 // End-of-Band run, specified in section G.1.2.2.
 
 	comp       [maxComponents]component
-	progCoeffs [maxComponents][]block // Saved state between progressive-mode scans.
+	progCoeffs [maxComponents][]coeffBlock // Saved state between progressive-mode scans.
 	huff       [maxTc + 1][maxTh + 1]huffman
 	quant      [maxTq + 1]block // Quantization tables, in zig-zag order.
 	// quantNatural are the quantization tables in natural order (scaled
 	// decodes).
 	quantNatural [maxTq + 1]block
 	tmp          [2 * blockSize]byte
+
+	// scans counts the SOS markers read; a scan past maxScans (when > 0)
+	// is ErrTooManyScans.
+	scans, maxScans int
+	// deadline, when not zero, is checked before each row of MCUs and
+	// each row of blocks reconstructed: past it the decode stops with
+	// ErrDeadline.
+	deadline time.Time
+}
+
+// coeffBlock is a progressive JPEG's 64 quantised coefficients of one
+// block between scans. 8-bit JPEGs' coefficients fit in 16 bits (libjpeg's
+// JCOEF is a short too), which halves the largest buffer of a progressive
+// decode: 128 bytes per block, 2 bytes per coefficient per component.
+type coeffBlock [blockSize]int16
+
+// checkDeadline returns ErrDeadline once d.deadline has passed.
+func (d *decoder) checkDeadline() error {
+	if !d.deadline.IsZero() && time.Now().After(d.deadline) {
+		return ErrDeadline
+	}
+	return nil
 }
 
 // fill fills up the d.bytes.buf buffer from the underlying io.Reader. It

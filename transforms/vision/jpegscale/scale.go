@@ -1,10 +1,12 @@
 package jpegscale
 
 import (
+	"errors"
 	"image"
 	"io"
 	"math"
 	"sync"
+	"time"
 )
 
 // DecodeScaled decodes a JPEG at n/8 of its size, n being 8, 4, 2 or 1 (any
@@ -12,41 +14,75 @@ import (
 // as libjpeg's. It returns an *image.YCbCr, an *image.Gray, an *image.RGBA
 // (Adobe RGB JPEGs) or, at full size only, an *image.CMYK.
 func DecodeScaled(r io.Reader, n int) (image.Image, error) {
+	return DecodeOptions(r, Options{Scale: n})
+}
+
+// Options bound and shape one decode.
+type Options struct {
+	// Scale is n of a decode at n/8 of the image's size: 8, 4, 2 or 1 (any
+	// other value means 8).
+	Scale int
+	// MaxScans, when > 0, stops the decode at its scan number MaxScans+1
+	// with ErrTooManyScans: each scan of a progressive JPEG is a pass over
+	// every block of its components, so scans, not bytes, bound its time.
+	MaxScans int
+	// Deadline, when not zero, is checked before each row of MCUs of a
+	// scan and each row of blocks of the final reconstruction; past it the
+	// decode stops with ErrDeadline.
+	Deadline time.Time
+}
+
+// ErrTooManyScans is DecodeOptions' error for a JPEG of more than
+// Options.MaxScans scans.
+var ErrTooManyScans = errors.New("jpegscale: too many scans")
+
+// ErrDeadline is DecodeOptions' error past Options.Deadline.
+var ErrDeadline = errors.New("jpegscale: deadline passed")
+
+// DecodeOptions decodes a JPEG as o asks; see DecodeScaled.
+func DecodeOptions(r io.Reader, o Options) (image.Image, error) {
 	var d decoder
-	switch n {
+	switch o.Scale {
 	case 1, 2, 4:
-		d.n = n
+		d.n = o.Scale
 	default:
 		d.n = 8
 	}
+	d.maxScans, d.deadline = o.MaxScans, o.Deadline
 	m, err := d.decode(r, false)
 	d.putCoeffs()
 	return m, err
 }
 
-// coeffPool recycles the coefficient buffers of progressive JPEGs (256
-// bytes per 8×8 block: 23 MB for a 2560×1600 4:2:0 photo). A fresh one per
-// decode cost about a tenth of decoding the bench photos in page faults and
-// clearing.
-var coeffPool sync.Pool // of *[]block
+// coeffPool recycles the coefficient buffers of progressive JPEGs (128
+// bytes per 8×8 block: 11.5 MB for a 2560×1600 4:2:0 photo). A fresh one
+// per decode cost about a tenth of decoding the bench photos in page
+// faults and clearing. Buffers over maxPooledCoeffs are left to the GC, so
+// what the pool keeps between decodes stays small beside a worker's
+// memory budget, which counts only decodes in flight.
+var coeffPool sync.Pool // of *[]coeffBlock
+
+// maxPooledCoeffs is the most blocks a pooled buffer holds: 16 MiB, the Y
+// plane of an 8-megapixel photo.
+const maxPooledCoeffs = 16 << 20 / (2 * blockSize)
 
 // getCoeffs returns n zeroed blocks.
-func getCoeffs(n int) []block {
-	if p, _ := coeffPool.Get().(*[]block); p != nil && cap(*p) >= n {
+func getCoeffs(n int) []coeffBlock {
+	if p, _ := coeffPool.Get().(*[]coeffBlock); p != nil && cap(*p) >= n {
 		c := (*p)[:n]
 		clear(c)
 		return c
 	}
-	return make([]block, n)
+	return make([]coeffBlock, n)
 }
 
 // putCoeffs hands d's coefficient buffers back to coeffPool.
 func (d *decoder) putCoeffs() {
 	for i, c := range d.progCoeffs {
-		if c != nil {
+		if c != nil && cap(c) <= maxPooledCoeffs {
 			coeffPool.Put(&c)
-			d.progCoeffs[i] = nil
 		}
+		d.progCoeffs[i] = nil
 	}
 }
 

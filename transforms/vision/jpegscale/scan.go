@@ -164,15 +164,19 @@ func (d *decoder) processSOS(n int) error {
 			}
 		}
 	}
+	d.scans++
+	if d.maxScans > 0 && d.scans > d.maxScans {
+		return ErrTooManyScans
+	}
 
 	d.bits = bits{}
 	mcu, expectedRST := 0, uint8(rst0Marker)
 	var (
-		// b is the decoded coefficients, in natural (not zig-zag) order;
-		// bp points at them: at b, or in place at a progressive image's
-		// saved coefficients (no copy of 256 bytes in and out per block).
+		// b is a sequential scan's decoded coefficients, in natural (not
+		// zig-zag) order; a progressive scan decodes in place into cp, the
+		// block's saved int16 coefficients (no copy in and out per block).
 		b  block
-		bp *block
+		cp *coeffBlock
 		dc [maxComponents]int32
 		// bx and by are the location of the current block, in units of 8x8
 		// blocks: the third block in the first row has (bx, by) = (2, 0).
@@ -182,6 +186,9 @@ func (d *decoder) processSOS(n int) error {
 		units int
 	)
 	for my := 0; my < myy; my++ {
+		if err := d.checkDeadline(); err != nil {
+			return err
+		}
 		for mx := 0; mx < mxx; mx++ {
 			for i := 0; i < nComp; i++ {
 				compIndex := scan[i].compIndex
@@ -238,14 +245,13 @@ func (d *decoder) processSOS(n int) error {
 
 					// Load the previous partially decoded coefficients, if applicable.
 					if d.progressive {
-						bp = &d.progCoeffs[compIndex][by*mxx*hi+bx]
+						cp = &d.progCoeffs[compIndex][by*mxx*hi+bx]
 					} else {
 						b = block{}
-						bp = &b
 					}
 
 					if ah != 0 {
-						if err := d.refine(bp, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
+						if err := d.refine(cp, &d.huff[acTable][scan[i].ta], zigStart, zigEnd, 1<<al); err != nil {
 							return err
 						}
 					} else {
@@ -265,7 +271,11 @@ func (d *decoder) processSOS(n int) error {
 								return err
 							}
 							dc[compIndex] += dcDelta
-							bp[0] = dc[compIndex] << al
+							if cp != nil {
+								cp[0] = int16(dc[compIndex] << al)
+							} else {
+								b[0] = dc[compIndex] << al
+							}
 						}
 
 						if zig <= zigEnd && d.eobRun > 0 {
@@ -286,7 +296,11 @@ func (d *decoder) processSOS(n int) error {
 										d.bits.n -= used
 										d.bits.m >>= uint32(used)
 										zig += (f >> 4) & 0x0f
-										bp[unzig[zig]] = (f >> 8) << al
+										if cp != nil {
+											cp[unzig[zig]] = int16((f >> 8) << al)
+										} else {
+											b[unzig[zig]] = (f >> 8) << al
+										}
 										continue
 									}
 								}
@@ -305,7 +319,11 @@ func (d *decoder) processSOS(n int) error {
 									if err != nil {
 										return err
 									}
-									bp[unzig[zig]] = ac << al
+									if cp != nil {
+										cp[unzig[zig]] = int16(ac << al)
+									} else {
+										b[unzig[zig]] = ac << al
+									}
 								} else {
 									if val0 != 0x0f {
 										d.eobRun = uint16(1 << val0)
@@ -379,7 +397,7 @@ func (d *decoder) restart(expectedRST *uint8, dc *[maxComponents]int32) error {
 
 // refine decodes a successive approximation refinement block, as specified in
 // section G.1.2.
-func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) error {
+func (d *decoder) refine(b *coeffBlock, h *huffman, zigStart, zigEnd, delta int32) error {
 	// Refining a DC component is trivial.
 	if zigStart == 0 {
 		if zigEnd != 0 {
@@ -390,7 +408,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 			return err
 		}
 		if bit {
-			b[0] |= delta
+			b[0] |= int16(delta)
 		}
 		return nil
 	}
@@ -442,7 +460,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 				return FormatError("too many coefficients")
 			}
 			if z != 0 {
-				b[unzig[zig]] = z
+				b[unzig[zig]] = int16(z)
 			}
 		}
 	}
@@ -457,7 +475,7 @@ func (d *decoder) refine(b *block, h *huffman, zigStart, zigEnd, delta int32) er
 
 // refineNonZeroes refines non-zero entries of b in zig-zag order. If nz >= 0,
 // the first nz zero entries are skipped over.
-func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32, error) {
+func (d *decoder) refineNonZeroes(b *coeffBlock, zig, zigEnd, nz, delta int32) (int32, error) {
 	for ; zig <= zigEnd; zig++ {
 		u := unzig[zig]
 		if b[u] == 0 {
@@ -475,9 +493,9 @@ func (d *decoder) refineNonZeroes(b *block, zig, zigEnd, nz, delta int32) (int32
 			continue
 		}
 		if b[u] >= 0 {
-			b[u] += delta
+			b[u] += int16(delta)
 		} else {
-			b[u] -= delta
+			b[u] -= int16(delta)
 		}
 	}
 	return zig, nil
@@ -496,9 +514,16 @@ func (d *decoder) reconstructProgressiveImage() error {
 		v := 8 * d.comp[0].v / d.comp[i].v
 		h := 8 * d.comp[0].h / d.comp[i].h
 		stride := mxx * d.comp[i].h
+		var b block
 		for by := 0; by*v < d.height; by++ {
+			if err := d.checkDeadline(); err != nil {
+				return err
+			}
 			for bx := 0; bx*h < d.width; bx++ {
-				if err := d.reconstructBlock(&d.progCoeffs[i][by*stride+bx], bx, by, i); err != nil {
+				for k, c := range &d.progCoeffs[i][by*stride+bx] {
+					b[k] = int32(c)
+				}
+				if err := d.reconstructBlock(&b, bx, by, i); err != nil {
 					return err
 				}
 			}

@@ -1,0 +1,109 @@
+// Command gen writes the crafted inputs of bench/crafted/run into a folder:
+// files that cost far more to decode than their size, and the largest
+// photo-like files the defaults must still accept. Each is one flat colour,
+// so the folder holds a few MB however large the images.
+//
+//	go run ./bench/crafted/gen DIR
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+
+	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: gen DIR")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1]); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+// sets are the cases' folders: bench/crafted/run gives each to pretext run.
+var sets = map[string]map[string]func() ([]byte, error){
+	// Four 7000² progressive 4:2:0 JPEGs (≈226 MiB each to decode, under
+	// image.max_decode_mb: scheduled by worker.memory_mb) and four 7000²
+	// 16-bit PNGs (≈390 MiB each: too_large_decode).
+	"attack": {
+		"prog-1.jpg": progressive(1), "prog-2.jpg": progressive(2), "prog-3.jpg": progressive(3), "prog-4.jpg": progressive(4),
+		"png16-1.png": png16(1), "png16-2.png": png16(2), "png16-3.png": png16(3), "png16-4.png": png16(4),
+	},
+	// One progressive JPEG of 5,000 AC scans: too_many_scans.
+	"scans": {"scans-5000.jpg": func() ([]byte, error) { return jpegscale.FlatProgressive(7000, 7000, true, 5000), nil }},
+	// An 8000×6000 baseline JPEG and a 7000² 8-bit PNG: rows.
+	"photos": {"baseline-8000x6000.jpg": baseline, "png8-7000.png": png8},
+}
+
+// The k-th copies differ in their bytes, or image.dedupe would keep one.
+
+func progressive(k int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		// Bytes after EOI are never read.
+		return append(jpegscale.FlatProgressive(7000, 7000, true, 9), byte(k)), nil
+	}
+}
+
+func png16(k int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		m := image.NewNRGBA64(image.Rect(0, 0, 7000, 7000))
+		for i := 0; i < len(m.Pix); i += 8 {
+			m.Pix[i], m.Pix[i+2], m.Pix[i+4], m.Pix[i+6], m.Pix[i+7] = byte(k), 0x34, 0x56, 0xFF, 0xFF
+		}
+		return encodePNG(m)
+	}
+}
+
+func png8() ([]byte, error) { return encodePNG(flat(7000, 7000)) }
+
+func baseline() ([]byte, error) {
+	var buf bytes.Buffer
+	err := jpeg.Encode(&buf, flat(8000, 6000), &jpeg.Options{Quality: 90})
+	return buf.Bytes(), err
+}
+
+func flat(w, h int) *image.NRGBA {
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(m.Pix); i += 4 {
+		m.Pix[i], m.Pix[i+1], m.Pix[i+2], m.Pix[i+3] = 90, 140, 200, 255
+	}
+	return m
+}
+
+func encodePNG(m image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, m)
+	return buf.Bytes(), err
+}
+
+func run(dir string) error {
+	for set, files := range sets {
+		sub := filepath.Join(dir, set)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			return err
+		}
+		for name, make := range files {
+			p := filepath.Join(sub, name)
+			if _, err := os.Stat(p); err == nil {
+				continue // deterministic: made once
+			}
+			b, err := make()
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
