@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -111,25 +112,16 @@ func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
 	stop := func(stage, reason, detail string) clipped {
 		return clipped{ref: ref, stage: stage, reason: reason, detail: detail}
 	}
-	var buf bytes.Buffer
-	if ref.Size > 0 && ref.Size <= f.Audio.MaxBytes {
-		// One allocation of the listed size, not one per doubling.
-		buf.Grow(int(ref.Size) + bytes.MinRead)
-	}
-	_, reason, detail, err := transforms.CopyInput(ctx, ref.Source, f.Audio.MaxBytes, &buf)
+	samples, rate, stage, reason, detail, err := f.decode(ctx, ref)
 	if err != nil {
 		return clipped{ref: ref, err: err}
 	}
 	if reason != "" {
-		return stop(sinks.StageRead, reason, detail)
+		return stop(stage, reason, detail)
 	}
-	samples, rate, reason, detail, err := f.decode(ctx, ref.Key, buf.Bytes())
-	if err != nil {
-		return clipped{ref: ref, err: err}
-	}
-	if reason != "" {
-		return stop(sinks.StageDecode, reason, detail)
-	}
+	// Resampling and clipping work on the whole mono signal: it is bounded
+	// by audio.max_samples (4 bytes a frame), judged from the header before
+	// it was decoded, and the mel windows of a clip span the clip.
 	x := audio.Resample(samples, rate, f.Audio.Mel.SampleRate)
 	rows, err := f.rows(ref, x)
 	if err != nil {
@@ -172,47 +164,119 @@ func (f *audioFn) write(ctx context.Context, c clipped, emitDead func(sinks.Dead
 	return nil
 }
 
-// decode turns file bytes into mono samples: WAV in-process, anything else
-// through ffmpeg. A non-empty reason is a dead letter; err a failure of the
-// machine.
-func (f *audioFn) decode(ctx context.Context, key string, data []byte) (samples []float32, rate int, reason, detail string, err error) {
-	if bytes.HasPrefix(data, []byte("RIFF")) && len(data) >= 12 && string(data[8:12]) == "WAVE" {
-		clip, err := audio.DecodeWAV(data, audio.Limits{MaxSeconds: f.Audio.MaxSeconds, MaxSamples: f.Audio.MaxSamples, MaxSampleRate: audio.DefaultLimits().MaxSampleRate})
-		if err != nil {
-			var de *audio.DecodeError
-			if errors.As(err, &de) {
-				return nil, 0, de.Reason, de.Detail, nil
-			}
-			return nil, 0, "decode_error", err.Error(), nil
+// decode opens one input and turns it into mono samples: WAV streamed
+// through audio.ReadWAV, anything else copied to a temporary file for
+// ffmpeg. The file's size is judged against audio.max_bytes before a byte
+// is read, and no file is ever held in memory whole. A non-empty reason is
+// a dead letter at stage; err a failure of the machine.
+func (f *audioFn) decode(ctx context.Context, ref transforms.FileRef) (samples []float32, rate int, stage, reason, detail string, err error) {
+	in, reason, detail, err := transforms.OpenInput(ctx, ref.Source, ref.Size, f.Audio.MaxBytes)
+	if err != nil || reason != "" {
+		return nil, 0, sinks.StageRead, reason, detail, err
+	}
+	defer in.Close() // read only: a close error loses nothing
+	var head [12]byte
+	n, err := io.ReadFull(in.R, head[:])
+	switch {
+	case n == 0 && err == io.EOF:
+		return nil, 0, sinks.StageRead, transforms.ReasonEmptyFile, "0 bytes", nil
+	case err != nil && err != io.EOF && err != io.ErrUnexpectedEOF:
+		reason, detail = transforms.ReadFailure(err, f.Audio.MaxBytes)
+		return nil, 0, sinks.StageRead, reason, detail, nil
+	}
+	if n == len(head) && string(head[0:4]) == "RIFF" && string(head[8:12]) == "WAVE" {
+		return f.decodeWAV(in, head[:])
+	}
+	return f.decodeFFmpeg(ctx, ref.Key, in, head[:n])
+}
+
+// decodeWAV streams a WAV file whose first bytes, head, were read from in.
+func (f *audioFn) decodeWAV(in *transforms.Input, head []byte) (samples []float32, rate int, stage, reason, detail string, err error) {
+	r := in.R
+	if s, ok := r.(io.Seeker); ok {
+		// From the start again, keeping the seeks that skip chunks.
+		if _, err := s.Seek(0, io.SeekStart); err != nil {
+			reason, detail = transforms.ReadFailure(err, f.Audio.MaxBytes)
+			return nil, 0, sinks.StageRead, reason, detail, nil
 		}
-		return clip.Samples, clip.SampleRate, "", "", nil
+	} else {
+		r = io.MultiReader(bytes.NewReader(head), r)
 	}
-	if len(data) == 0 {
-		return nil, 0, audio.ReasonEmptyFile, "0 bytes", nil
+	lim := audio.Limits{MaxSeconds: f.Audio.MaxSeconds, MaxSamples: f.Audio.MaxSamples, MaxSampleRate: audio.DefaultLimits().MaxSampleRate}
+	clip, err := audio.ReadWAV(r, in.Size, lim)
+	if err != nil {
+		var de *audio.DecodeError
+		if errors.As(err, &de) {
+			return nil, 0, sinks.StageDecode, de.Reason, de.Detail, nil
+		}
+		// Not the file's content but its read: a read error, or a file
+		// that grew past audio.max_bytes while read.
+		reason, detail = transforms.ReadFailure(err, f.Audio.MaxBytes)
+		return nil, 0, sinks.StageRead, reason, detail, nil
 	}
+	return clip.Samples, clip.SampleRate, "", "", "", nil
+}
+
+// decodeFFmpeg copies an input that is not WAV, whose first bytes, head,
+// were read from in, to a temporary file and decodes it with ffmpeg. The
+// copy is bounded by audio.max_bytes and takes disk, not memory.
+func (f *audioFn) decodeFFmpeg(ctx context.Context, key string, in *transforms.Input, head []byte) (samples []float32, rate int, stage, reason, detail string, err error) {
 	if f.ffmpegErr != nil {
-		return nil, 0, av.ReasonFFmpegMissing, "not a WAV file, and " + f.ffmpegErr.Error(), nil
+		return nil, 0, sinks.StageDecode, av.ReasonFFmpegMissing, "not a WAV file, and " + f.ffmpegErr.Error(), nil
 	}
 	// The copy is named after the input's extension alone, so ffmpeg's
 	// messages (kept as dead-letter details) are the same on every run.
 	dir, err := os.MkdirTemp("", "pretext-audio-")
 	if err != nil {
-		return nil, 0, "", "", err
+		return nil, 0, "", "", "", err
 	}
 	defer os.RemoveAll(dir)
 	name := filepath.Join(dir, "input"+strings.ToLower(path.Ext(key)))
-	if err := os.WriteFile(name, data, 0o600); err != nil {
-		return nil, 0, "", "", fmt.Errorf("audio: writing a temporary copy: %w", err)
+	src := &inputReader{r: in.R}
+	if err := copyToFile(name, head, src); err != nil {
+		if src.err != nil {
+			reason, detail = transforms.ReadFailure(src.err, f.Audio.MaxBytes)
+			return nil, 0, sinks.StageRead, reason, detail, nil
+		}
+		return nil, 0, "", "", "", fmt.Errorf("audio: writing a temporary copy: %w", err)
 	}
 	samples, rate, err = f.runner.Audio(ctx, name, f.Audio.MaxSeconds)
 	if err != nil {
 		var ae *av.Error
 		if errors.As(err, &ae) {
-			return nil, 0, ae.Reason, ae.Detail, nil
+			return nil, 0, sinks.StageDecode, ae.Reason, ae.Detail, nil
 		}
-		return nil, 0, "", "", err
+		return nil, 0, "", "", "", err
 	}
-	return samples, rate, "", "", nil
+	return samples, rate, "", "", "", nil
+}
+
+// copyToFile writes head and then the rest of r to a new file name.
+func copyToFile(name string, head []byte, r io.Reader) error {
+	w, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(head)
+	if err == nil {
+		_, err = io.Copy(w, r)
+	}
+	return errors.Join(err, w.Close())
+}
+
+// inputReader remembers its reader's failure, so that a failed copy tells
+// the input's fault (a dead letter) from the disk's (the machine's).
+type inputReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *inputReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // rows cuts x (at the mel rate) into clips and masks each one's log-mel.

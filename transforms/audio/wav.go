@@ -1,9 +1,13 @@
 package audio
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
+	"slices"
 )
 
 // Limits bound the work DecodeWAV may do on one input. A zero field means
@@ -100,7 +104,22 @@ type wavFormat struct {
 	bits       int // container bits per sample
 }
 
-// DecodeWAV decodes a RIFF/WAVE file held in memory to a mono Clip.
+// DecodeWAV decodes a RIFF/WAVE file held in memory to a mono Clip: it is
+// ReadWAV over the bytes, with the same results.
+func DecodeWAV(data []byte, lim Limits) (*Clip, error) {
+	return ReadWAV(bytes.NewReader(data), int64(len(data)), lim)
+}
+
+// wavBlock is the most bytes of samples ReadWAV reads at once: the read
+// buffer, beside the output, is all the memory a decode needs.
+const wavBlock = 64 << 10
+
+// ReadWAV decodes a RIFF/WAVE file of size bytes (-1 if unknown) from r to
+// a mono Clip. It streams: chunk headers are read and bodies skipped (by
+// seeking when r is an io.Seeker), the header is judged against lim before
+// anything is allocated, and the data chunk is decoded block by block
+// straight into the output, so memory is the output (4 bytes a frame,
+// bounded by lim.MaxSamples) and a 64 KiB buffer, never the file.
 //
 // It reads 8-bit unsigned and 16/24/32-bit signed PCM, 32/64-bit IEEE float,
 // and WAVE_FORMAT_EXTENSIBLE with a PCM or float sub-format; any channel
@@ -111,36 +130,49 @@ type wavFormat struct {
 // [-1, 1] and NaN reads as 0, so one bad sample cannot poison a spectrogram.
 //
 // The RIFF size field is ignored (writers often get it wrong) and chunks are
-// walked up to the data chunk. The header is checked and the limits applied
-// before the output is allocated. A data chunk claiming more bytes than the
+// walked up to the data chunk. A data chunk claiming more bytes than the
 // file holds is an error (truncated), not a partial decode: a cut file is
 // usually a failed copy, and silently training on its head would hide that.
-// This includes streaming writers that leave the size at 0xFFFFFFFF. A
-// trailing partial frame is dropped. A decoder panic is recovered. Every
-// failure caused by the input is a *DecodeError.
-func DecodeWAV(data []byte, lim Limits) (clip *Clip, err error) {
+// This includes streaming writers that leave the size at 0xFFFFFFFF. With
+// the size known (given, or found by seeking r's end) a claim is judged
+// before the chunk is read, so a header claiming gigabytes costs nothing;
+// otherwise the end of r is found while reading, the same reason with the
+// same detail, after the format checks instead of before. A trailing
+// partial frame is dropped. A decoder panic is recovered. Every failure
+// caused by the input is a *DecodeError; an error of r itself (not EOF) is
+// returned wrapped, so a caller can tell a bad file from a failing read.
+func ReadWAV(r io.Reader, size int64, lim Limits) (clip *Clip, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			clip, err = nil, decodeErr(ReasonDecoderPanic, "%v", r)
 		}
 	}()
-	if len(data) == 0 {
+	w, err := newWAVReader(r, size)
+	if err != nil {
+		return nil, err
+	}
+	var head [12]byte
+	n, err := w.read(head[:])
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
 		return nil, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
 	}
-	if len(data) < 12 {
-		if isPrefix(data, "RIFF") {
-			return nil, decodeErr(ReasonTruncated, "%d bytes, shorter than the RIFF header", len(data))
+	if n < 12 {
+		if isPrefix(head[:n], "RIFF") {
+			return nil, decodeErr(ReasonTruncated, "%d bytes, shorter than the RIFF header", n)
 		}
-		return nil, decodeErr(ReasonNotWAV, "%s", sniff(data))
+		return nil, decodeErr(ReasonNotWAV, "%s", sniff(int64(n), head[:n]))
 	}
-	switch id := string(data[0:4]); {
-	case (id == "RIFX" || id == "RF64" || id == "BW64") && string(data[8:12]) == "WAVE":
+	switch id := string(head[0:4]); {
+	case (id == "RIFX" || id == "RF64" || id == "BW64") && string(head[8:12]) == "WAVE":
 		return nil, decodeErr(ReasonUnsupportedFormat, "%s container (only little-endian RIFF is read)", id)
-	case id != "RIFF" || string(data[8:12]) != "WAVE":
-		return nil, decodeErr(ReasonNotWAV, "%s", sniff(data))
+	case id != "RIFF" || string(head[8:12]) != "WAVE":
+		return nil, decodeErr(ReasonNotWAV, "%s", sniff(w.size, head[:]))
 	}
 
-	fmtChunk, pcm, err := findChunks(data)
+	fmtChunk, dataSize, err := w.findChunks()
 	if err != nil {
 		return nil, err
 	}
@@ -151,9 +183,9 @@ func DecodeWAV(data []byte, lim Limits) (clip *Clip, err error) {
 	if lim.MaxSampleRate > 0 && f.sampleRate > lim.MaxSampleRate {
 		return nil, decodeErr(ReasonUnsupportedRate, "%d Hz > %d", f.sampleRate, lim.MaxSampleRate)
 	}
-	frames := int64(len(pcm) / f.blockAlign)
+	frames := dataSize / int64(f.blockAlign)
 	if frames == 0 {
-		return nil, decodeErr(ReasonEmptyAudio, "data chunk of %d bytes, %d-byte frames", len(pcm), f.blockAlign)
+		return nil, decodeErr(ReasonEmptyAudio, "data chunk of %d bytes, %d-byte frames", dataSize, f.blockAlign)
 	}
 	seconds := float64(frames) / float64(f.sampleRate)
 	if lim.MaxSamples > 0 && frames > lim.MaxSamples {
@@ -162,47 +194,209 @@ func DecodeWAV(data []byte, lim Limits) (clip *Clip, err error) {
 	if lim.MaxSeconds > 0 && seconds > lim.MaxSeconds {
 		return nil, decodeErr(ReasonTooLong, "%.1f s (%d samples at %d Hz) > %g s", seconds, frames, f.sampleRate, lim.MaxSeconds)
 	}
-	out := make([]float32, frames)
-	decodeSamples(out, pcm[:frames*int64(f.blockAlign)], f)
+	out, err := w.decodeData(frames, dataSize, f)
+	if err != nil {
+		return nil, err
+	}
 	return &Clip{SampleRate: f.sampleRate, Samples: out, Channels: f.channels, Format: name}, nil
 }
 
+// wavReader reads a WAV file forward, counting its offset.
+type wavReader struct {
+	r    *bufio.Reader // small: chunk headers; sample blocks bypass it
+	src  io.Reader
+	seek io.Seeker // src, when it can seek
+	off  int64     // bytes of the file consumed
+	size int64     // the file's size, -1 if unknown
+}
+
+func newWAVReader(r io.Reader, size int64) (*wavReader, error) {
+	w := &wavReader{r: bufio.NewReaderSize(r, 4<<10), src: r, size: size}
+	if s, ok := r.(io.Seeker); ok {
+		w.seek = s
+		if size < 0 {
+			// The end of a seekable file is its size: knowing it judges
+			// every chunk's claim before reading the chunk.
+			start, err := s.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return nil, fmt.Errorf("audio: reading WAV: %w", err)
+			}
+			end, err := s.Seek(0, io.SeekEnd)
+			if err != nil {
+				return nil, fmt.Errorf("audio: reading WAV: %w", err)
+			}
+			if _, err := s.Seek(start, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("audio: reading WAV: %w", err)
+			}
+			w.size = end - start
+		}
+	}
+	return w, nil
+}
+
+// read fills p as far as the file goes: n < len(p) only at its end. err is
+// a failure of the reader, never EOF.
+func (w *wavReader) read(p []byte) (int, error) {
+	n, err := io.ReadFull(w.r, p)
+	w.off += int64(n)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	if err != nil {
+		return n, fmt.Errorf("audio: reading WAV at offset %d: %w", w.off, err)
+	}
+	return n, nil
+}
+
+// skip moves n bytes forward, seeking past what the buffer does not hold
+// when it can. It returns how many bytes were skipped: fewer than n only
+// at the end of a file that cannot seek (a seek past the end is not seen
+// until the next read, so a seekable file's claims are judged by its size).
+func (w *wavReader) skip(n int64) (int64, error) {
+	if buf := int64(w.r.Buffered()); n > buf && w.seek != nil {
+		// The source is Buffered() bytes past w.off.
+		if _, err := w.seek.Seek(n-buf, io.SeekCurrent); err != nil {
+			return 0, fmt.Errorf("audio: reading WAV at offset %d: %w", w.off, err)
+		}
+		w.r.Reset(w.src)
+		w.off += n
+		return n, nil
+	}
+	var done int64
+	for done < n {
+		// Discard takes an int: step in 1 GiB pieces.
+		m, err := w.r.Discard(int(min(n-done, 1<<30)))
+		done += int64(m)
+		w.off += int64(m)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return done, fmt.Errorf("audio: reading WAV at offset %d: %w", w.off, err)
+		}
+	}
+	return done, nil
+}
+
+// fmtKeep is how much of a fmt chunk parseFormat reads: the extensible
+// format's 40 bytes. parseFormat judges a shorter chunk by its length, so
+// keeping at most this much of a longer one gives the same result, and a
+// header claiming a huge fmt chunk allocates nothing.
+const fmtKeep = 40
+
 // findChunks walks the chunks after the RIFF header and returns the body of
-// the first fmt chunk and of the first data chunk after it.
-func findChunks(data []byte) (fmtChunk, pcm []byte, err error) {
-	off := 12
+// the first fmt chunk (its first fmtKeep bytes) and the size the first data
+// chunk after it claims, leaving w at the data chunk's body.
+func (w *wavReader) findChunks() (fmtChunk []byte, dataSize int64, err error) {
+	haveFmt := false
 	for {
-		if len(data)-off < 8 {
+		var hdr [8]byte
+		var avail int64
+		start := w.off
+		if w.size >= 0 && w.size-w.off < 8 {
+			avail = max(w.size-w.off, 0)
+		} else {
+			n, err := w.read(hdr[:])
+			if err != nil {
+				return nil, 0, err
+			}
+			avail = int64(n)
+		}
+		if avail < 8 {
 			switch {
-			case fmtChunk == nil:
-				return nil, nil, decodeErr(ReasonBadHeader, "no fmt chunk")
-			case len(data) > off:
-				return nil, nil, decodeErr(ReasonTruncated, "%d bytes at offset %d, too few for a chunk header", len(data)-off, off)
+			case !haveFmt:
+				return nil, 0, decodeErr(ReasonBadHeader, "no fmt chunk")
+			case avail > 0:
+				return nil, 0, decodeErr(ReasonTruncated, "%d bytes at offset %d, too few for a chunk header", avail, start)
 			default:
-				return nil, nil, decodeErr(ReasonNoData, "no data chunk")
+				return nil, 0, decodeErr(ReasonNoData, "no data chunk")
 			}
 		}
-		id := string(data[off : off+4])
-		size := int64(binary.LittleEndian.Uint32(data[off+4:]))
-		body := int64(off + 8)
-		if rest := int64(len(data)) - body; size > rest {
-			return nil, nil, decodeErr(ReasonTruncated, "%q chunk claims %d bytes, %d remain", id, size, rest)
+		id := string(hdr[0:4])
+		size := int64(binary.LittleEndian.Uint32(hdr[4:]))
+		body := w.off
+		if w.size >= 0 {
+			if rest := w.size - body; size > rest {
+				return nil, 0, decodeErr(ReasonTruncated, "%q chunk claims %d bytes, %d remain", id, size, rest)
+			}
 		}
+		var got int64 // bytes of the body consumed
 		switch id {
 		case "fmt ":
-			if fmtChunk == nil {
-				fmtChunk = data[body : body+size]
+			if !haveFmt {
+				haveFmt = true
+				fmtChunk = make([]byte, min(size, fmtKeep))
+				n, err := w.read(fmtChunk)
+				if err != nil {
+					return nil, 0, err
+				}
+				got = int64(n)
+				if got < int64(len(fmtChunk)) {
+					return nil, 0, decodeErr(ReasonTruncated, "%q chunk claims %d bytes, %d remain", id, size, got)
+				}
 			}
 		case "data":
-			if fmtChunk == nil {
-				return nil, nil, decodeErr(ReasonBadHeader, "data chunk before fmt chunk")
+			if !haveFmt {
+				return nil, 0, decodeErr(ReasonBadHeader, "data chunk before fmt chunk")
 			}
-			return fmtChunk, data[body : body+size], nil
+			return fmtChunk, size, nil
 		}
 		// Chunks are padded to an even size; the pad byte may be missing
 		// at the very end of the file.
-		off = int(min(body+size+size&1, int64(len(data))))
+		next := body + size + size&1
+		if w.size >= 0 {
+			next = min(next, w.size)
+		}
+		n, err := w.skip(next - body - got)
+		if err != nil {
+			return nil, 0, err
+		}
+		if got += n; got < size {
+			return nil, 0, decodeErr(ReasonTruncated, "%q chunk claims %d bytes, %d remain", id, size, got)
+		}
 	}
+}
+
+// decodeData decodes the frames of a data chunk of dataSize bytes, w at its
+// body, block by block into the output.
+func (w *wavReader) decodeData(frames, dataSize int64, f wavFormat) ([]float32, error) {
+	ba := int64(f.blockAlign)
+	step := max(wavBlock/ba, 1) // frames a block
+	block := make([]byte, min(frames, step)*ba)
+	var out []float32
+	if w.size >= 0 {
+		// The claim was judged against the size: allocate it at once.
+		out = make([]float32, frames)
+	} else {
+		// The claim is unproven until read: grow with what is read.
+		out = make([]float32, 0, min(frames, 1<<20))
+	}
+	for i := int64(0); i < frames; {
+		k := min(frames-i, step)
+		b := block[:k*ba]
+		n, err := w.read(b)
+		if err != nil {
+			return nil, err
+		}
+		if n < len(b) {
+			return nil, decodeErr(ReasonTruncated, "%q chunk claims %d bytes, %d remain", "data", dataSize, i*ba+int64(n))
+		}
+		if int64(len(out)) < i+k {
+			out = slices.Grow(out, int(k))[:i+k]
+		}
+		decodeSamples(out[i:i+k], b, f)
+		i += k
+	}
+	if w.size < 0 {
+		// The bytes of a trailing partial frame must be there too.
+		rest := dataSize - frames*ba
+		if n, err := w.skip(rest); err != nil {
+			return nil, err
+		} else if n < rest {
+			return nil, decodeErr(ReasonTruncated, "%q chunk claims %d bytes, %d remain", "data", dataSize, frames*ba+n)
+		}
+	}
+	return out, nil
 }
 
 // parseFormat validates a fmt chunk and names its sample encoding.
@@ -342,7 +536,10 @@ func isPrefix(b []byte, s string) bool {
 
 // sniff describes the first bytes of an input that is not a WAV file, so a
 // dead letter says what it was instead (an HTML error page, an MP3).
-func sniff(data []byte) string {
-	n := min(len(data), 12)
-	return fmt.Sprintf("%d bytes starting %q", len(data), data[:n])
+// size is the file's (-1 if unknown: then the bytes read are counted).
+func sniff(size int64, head []byte) string {
+	if size < 0 {
+		size = int64(len(head))
+	}
+	return fmt.Sprintf("%d bytes starting %q", size, head)
 }
