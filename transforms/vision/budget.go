@@ -141,9 +141,10 @@ func bytesPerPixel(cm color.Model) int {
 // pngDecodeBytes bounds what image/png allocates for a w×h PNG: the image
 // at its type's bytes per pixel (16-bit samples give RGBA64, NRGBA64 or
 // Gray16: 8, 8, 2 bytes; a tRNS chunk turns gray and RGB into NRGBA or
-// NRGBA64), twice that for an interlaced image (each of the 7 passes is
-// decoded into an image of its own, then merged), and two rows of the
-// stream.
+// NRGBA64), half as much again for an interlaced image (each of the 7
+// passes is decoded into an image of its own and merged into the full one:
+// the largest pass, the 7th, is half the rows; the passes together allocate
+// as much as the image, but one at a time), and two rows of the stream.
 func pngDecodeBytes(data []byte, w, h int64) int64 {
 	if len(data) < 33 {
 		return 8*w*h + fixedDecodeBytes
@@ -173,7 +174,7 @@ func pngDecodeBytes(data []byte, w, h int64) int64 {
 	}
 	img := bpp * w * h
 	if interlace == 1 {
-		img *= 2
+		img += img / 2
 	}
 	return img + 2*(1+8*w) + fixedDecodeBytes
 }

@@ -2,6 +2,7 @@ package vision
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
 	"image/color"
 	"image/gif"
@@ -217,5 +218,28 @@ func TestFillIsImagingFill(t *testing.T) {
 				t.Errorf("%T %v, %d: fill differs from imaging.Fill", m, m.Bounds(), size)
 			}
 		}
+	}
+}
+
+// An interlaced 8-bit PNG as large as image.max_pixels admits is within
+// the default decode budget: image/png holds the image and one pass at a
+// time (the largest is half the rows), not the image twice.
+func TestInterlacedPNGWithinDefault(t *testing.T) {
+	hdr := func(depth, ctype, interlace byte) []byte {
+		b := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR")
+		b = binary.BigEndian.AppendUint32(b, 7000)
+		b = binary.BigEndian.AppendUint32(b, 7000)
+		return append(b, depth, ctype, 0, 0, interlace, 0, 0, 0, 0)
+	}
+	limit := int64(configs.Default().Image.MaxDecodeMB) << 20
+	plain, laced := pngDecodeBytes(hdr(8, 6, 0), 7000, 7000), pngDecodeBytes(hdr(8, 6, 1), 7000, 7000)
+	if laced != plain+4*7000*7000/2 {
+		t.Errorf("interlaced %d, plain %d: want plain + half the image", laced, plain)
+	}
+	if laced >= limit {
+		t.Errorf("a 7000² interlaced RGBA PNG needs %d bytes >= the default max_decode_mb (%d)", laced, limit)
+	}
+	if b16 := pngDecodeBytes(hdr(16, 2, 0), 7000, 7000); b16 <= limit {
+		t.Errorf("a 7000² 16-bit RGB PNG needs %d bytes, within the default %d", b16, limit)
 	}
 }

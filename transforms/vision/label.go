@@ -1,7 +1,6 @@
 package vision
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -223,7 +222,9 @@ type labeled struct {
 // label reads, prepares and labels one input: the CPU-heavy part of an
 // element, which may run on a pool worker.
 func (f *labelFn) label(ctx context.Context, ref transforms.FileRef) labeled {
-	data, reason, detail, err := readFile(ctx, ref.Source, ref.Size, f.Image.MaxBytes)
+	// Sized by a stat of the open file before any read: an input over
+	// max_bytes (a sparse file, a symlink to a huge one) is never read.
+	data, reason, detail, err := transforms.ReadInput(ctx, ref.Source, ref.Size, f.Image.MaxBytes)
 	if err != nil || reason != "" {
 		return labeled{ref: ref, stage: sinks.StageRead, reason: reason, detail: detail, err: err}
 	}
@@ -380,21 +381,6 @@ func SplitOf(key string, sp configs.Split) string {
 		return "val"
 	}
 	return "test"
-}
-
-// readFile reads a whole input of at most maxBytes bytes. size is its
-// listed size (-1 if unknown): the buffer starts at that size, one
-// allocation instead of one per doubling.
-func readFile(ctx context.Context, source string, size, maxBytes int64) (data []byte, reason, detail string, err error) {
-	var buf bytes.Buffer
-	if size > 0 && size <= maxBytes {
-		buf.Grow(int(size) + bytes.MinRead)
-	}
-	_, reason, detail, err = transforms.CopyInput(ctx, source, maxBytes, &buf)
-	if err != nil || reason != "" {
-		return nil, reason, detail, err
-	}
-	return buf.Bytes(), "", "", nil
 }
 
 func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
