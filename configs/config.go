@@ -214,6 +214,18 @@ func Default() Config {
 			MinWidth: 32, MinHeight: 32, MaxAspect: 4, Dedupe: true,
 			Resize: "center_crop", Size: 256, Filter: "catmullrom",
 			Encoding: "png", PNGLevel: "best_speed", JPEGQuality: 95,
+			// 320 MiB admits every 8-bit image max_pixels admits (at most
+			// 4 bytes a pixel: 200 MB at 50 MP; an interlaced PNG 1.5 times
+			// that), any baseline JPEG, a 4:2:0 progressive JPEG to ~50 MP
+			// (int16 coefficients: 4.5 bytes a pixel); it refuses what costs
+			// far more than its pixels: a 7000² 16-bit PNG (390 MiB), a
+			// 7000² 4:4:4 progressive JPEG (437 MiB).
+			// 500 scans: jpegtran's default progressive script has 10,
+			// mozjpeg's optimised ones a few dozen; libjpeg-turbo leaves the
+			// cap to its caller (TJPARAM_SCANLIMIT, djpeg -maxscans). Each
+			// scan is a pass over the image, so 500 bounds an attack at 500
+			// passes, judged before the first.
+			// 60 s: a 50 MP decode takes 1-3 s on one busy core.
 			MaxDecodeMB: 320, MaxScans: 500, TimeoutSeconds: 60,
 		},
 		Text: Text{
