@@ -42,7 +42,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 			quietRunnerLogs()
 		}
 		if *config == "" {
-			return errors.New("--config is required")
+			return usageError("--config is required")
 		}
 		cfg, loadErr := configs.Load(*config)
 		if _, statErr := os.Stat(*config); statErr != nil {
@@ -63,7 +63,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 			cfg.Limit = *limit
 		}
 		if err := errors.Join(unwrapJoined(loadErr), cfg.Validate()); err != nil {
-			return fmt.Errorf("invalid config %s:\n%w", *config, indent(err))
+			return configs.Mistake(fmt.Errorf("invalid config %s:\n%w", *config, indent(err)))
 		}
 		plan, err := pipelines.NewPlan(ctx, cfg, newRunID())
 		if err != nil {
@@ -143,7 +143,7 @@ func printPlan(ctx context.Context, cfg configs.Config, plan pipelines.Plan) err
 		fmt.Printf("write   %s: %d shards, config %s\n", c.Dir, c.NumShards, short(c.ConfigHash))
 	}
 	if len(refs) == 0 && len(m.Dead) == 0 {
-		return fmt.Errorf("no input matches %q", cfg.Input)
+		return configs.Mistake(fmt.Errorf("no input matches %q", cfg.Input))
 	}
 	return nil
 }
