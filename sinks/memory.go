@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,13 +134,31 @@ func SetMemoryBudget(size int64) {
 
 // AcquireMemory takes n bytes of the process's memory budget (see Memory),
 // or nothing when no budget is set.
+//
+// A request of collectAbove bytes or more then collects garbage before it
+// allocates: the budget bounds what decodes hold, but the buffers of the
+// decodes before it stay on the heap until the next collection, which Go
+// starts only when the heap has doubled, so a few large decodes in a row
+// could hold twice the budget. Such decodes take a second or more each; a
+// collection of a heap of pixel buffers (no pointers to scan) takes
+// milliseconds. Measured on bench/crafted/run's attack case (four 7000²
+// progressive JPEGs at GOMAXPROCS=4): see docs/reliability.md.
 func AcquireMemory(ctx context.Context, n int64) (release func(), err error) {
 	m := memory.Load()
 	if m == nil {
 		return func() {}, nil
 	}
-	return m.Acquire(ctx, n)
+	release, err = m.Acquire(ctx, n)
+	if err == nil && n >= collectAbove {
+		runtime.GC()
+	}
+	return release, err
 }
+
+// collectAbove is the request from which AcquireMemory collects garbage
+// first: 64 MiB, a 16 MP image decoded to RGBA. Ordinary photos (12 MP
+// JPEGs, about 18 MB of planes) never trigger it.
+const collectAbove = 64 << 20
 
 // MemoryBudget resolves worker.memory_mb: mb MiB when > 0, else the
 // default, 1/32 of MachineMemory (a 16 GiB machine gives 512 MiB; an

@@ -8,12 +8,15 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
 )
@@ -40,8 +43,48 @@ var sets = map[string]map[string]func() ([]byte, error){
 	},
 	// One progressive JPEG of 5,000 AC scans: too_many_scans.
 	"scans": {"scans-5000.jpg": func() ([]byte, error) { return jpegscale.FlatProgressive(7000, 7000, true, 5000), nil }},
+	// The same attack at 4:4:4 (ImageMagick's sampling at quality >= 90):
+	// ≈437 MiB each, too_large_decode like the 16-bit PNGs.
+	"attack444": {
+		"prog444-1.jpg": progressive444(1), "prog444-2.jpg": progressive444(2), "prog444-3.jpg": progressive444(3), "prog444-4.jpg": progressive444(4),
+		"png16-1.png": png16(1), "png16-2.png": png16(2), "png16-3.png": png16(3), "png16-4.png": png16(4),
+	},
 	// An 8000×6000 baseline JPEG and a 7000² 8-bit PNG: rows.
 	"photos": {"baseline-8000x6000.jpg": baseline, "png8-7000.png": png8},
+	// Three WAVs whose header claims 1.15 GB of data, sparse files of that
+	// size (0 bytes on disk), and one real second of sound: too_large_file
+	// from a stat, and rows.
+	"wav": {"sparse-1.wav": sparseWAV, "sparse-2.wav": sparseWAV, "sparse-3.wav": sparseWAV, "tone.wav": toneWAV},
+}
+
+// sparseSize is the size the sparse WAVs are cut to, after their header.
+const sparseSize = 1_150_000_000
+
+// wavHeader is a 16-bit mono RIFF/WAVE header at rate claiming data bytes.
+func wavHeader(rate, data uint32) []byte {
+	b := []byte("RIFF")
+	b = binary.LittleEndian.AppendUint32(b, 36+data)
+	b = append(b, "WAVEfmt "...)
+	b = binary.LittleEndian.AppendUint32(b, 16)
+	b = binary.LittleEndian.AppendUint16(b, 1) // PCM
+	b = binary.LittleEndian.AppendUint16(b, 1) // mono
+	b = binary.LittleEndian.AppendUint32(b, rate)
+	b = binary.LittleEndian.AppendUint32(b, 2*rate)
+	b = binary.LittleEndian.AppendUint16(b, 2)
+	b = binary.LittleEndian.AppendUint16(b, 16)
+	b = append(b, "data"...)
+	return binary.LittleEndian.AppendUint32(b, data)
+}
+
+// sparseWAV is only a header: run cuts the file to sparseSize.
+func sparseWAV() ([]byte, error) { return wavHeader(48000, sparseSize-44), nil }
+
+func toneWAV() ([]byte, error) {
+	b := wavHeader(16000, 2*16000)
+	for i := range 16000 {
+		b = binary.LittleEndian.AppendUint16(b, uint16(int16(8000*math.Sin(2*math.Pi*440*float64(i)/16000))))
+	}
+	return b, nil
 }
 
 // The k-th copies differ in their bytes, or image.dedupe would keep one.
@@ -50,6 +93,12 @@ func progressive(k int) func() ([]byte, error) {
 	return func() ([]byte, error) {
 		// Bytes after EOI are never read.
 		return append(jpegscale.FlatProgressive(7000, 7000, true, 9), byte(k)), nil
+	}
+}
+
+func progressive444(k int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		return append(jpegscale.FlatProgressive(7000, 7000, false, 9), byte(k)), nil
 	}
 }
 
@@ -102,6 +151,11 @@ func run(dir string) error {
 			}
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				return err
+			}
+			if strings.HasPrefix(name, "sparse-") {
+				if err := os.Truncate(p, sparseSize); err != nil {
+					return err
+				}
 			}
 		}
 	}
