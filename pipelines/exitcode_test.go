@@ -63,7 +63,12 @@ func TestExitCodes(t *testing.T) {
 		{"bad config value", []string{"run", "--config", big}, configs.ExitMistake, "image.size: 8192 makes rows of up to 512 MiB"},
 		{"vocab of only [UNK]", []string{"run", "--config", onlyUNK}, configs.ExitMistake, "text.vocab:"},
 		{"binary vocab", []string{"run", "--config", binary}, configs.ExitMistake, "not UTF-8"},
-		{"dry run matching nothing", []string{"run", "--config", quick, "--input", filepath.Join(dir, "none") + "/*.jpg", "--dry-run"}, configs.ExitMistake, "no input matches"},
+		{"dry run matching nothing", []string{"run", "--config", quick, "--input", dir + "/*.jpg", "--dry-run"}, configs.ExitMistake, "no input matches"},
+		{"run matching nothing", []string{"run", "--config", quick, "--input", dir + "/*.jpg", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "no input matches"},
+		// Checked before anything is written: Beam failed with a trace
+		// ("0 tallies of outcomes") after the run had started.
+		{"input is a folder", []string{"run", "--config", quick, "--input", filepath.Join(root, "testdata", "images"), "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "images/** matches every file under it"},
+		{"missing input folder", []string{"run", "--config", quick, "--input", filepath.Join(dir, "none") + "/**", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "no such file or directory"},
 		{"tokenize without --vocab", []string{"tokenize"}, configs.ExitMistake, "--vocab is required"},
 		{"inspect without a folder", []string{"inspect"}, configs.ExitMistake, "usage: pretext inspect"},
 		{"inspect a missing folder", []string{"inspect", filepath.Join(dir, "missing")}, configs.ExitMistake, "missing"},

@@ -72,6 +72,9 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 		if *dryRun {
 			return printPlan(ctx, cfg, plan)
 		}
+		if err := checkLocalInput(ctx, cfg); err != nil {
+			return err
+		}
 		if *memProfile != "" {
 			stop := profilePeakHeap(*memProfile)
 			defer stop()
@@ -146,6 +149,29 @@ func printPlan(ctx context.Context, cfg configs.Config, plan pipelines.Plan) err
 		return configs.Mistake(fmt.Errorf("no input matches %q", cfg.Input))
 	}
 	return nil
+}
+
+// checkLocalInput refuses, before anything is written, a local input
+// pattern that matches nothing or whose folder does not exist: the pipeline
+// would otherwise start, and fail inside Beam with a trace. Remote patterns
+// are listed by the job itself (listing a bucket of 100M objects from the
+// launcher would cost what the job's own listing does).
+func checkLocalInput(ctx context.Context, cfg configs.Config) error {
+	if strings.Contains(cfg.Input, "://") {
+		return nil
+	}
+	m, err := pipelines.MatchFiles(ctx, cfg.Input, cfg.Output, 0)
+	if err != nil {
+		return configs.Mistake(err)
+	}
+	if len(m.Refs)+len(m.Dead) > 0 {
+		return nil
+	}
+	hint := ""
+	if info, err := os.Stat(cfg.Input); err == nil && info.IsDir() {
+		hint = fmt.Sprintf(" (a folder: %s/** matches every file under it)", strings.TrimRight(cfg.Input, "/"))
+	}
+	return configs.Mistake(fmt.Errorf("no input matches %q%s", cfg.Input, hint))
 }
 
 func short(h string) string {
