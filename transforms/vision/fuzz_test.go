@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/pretext-dev/pretext/configs"
 )
 
 // FuzzDecode feeds arbitrary bytes to the decoder and the preprocessing after
@@ -20,7 +23,22 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{})
 	lim := DecodeLimits{MaxPixels: 1 << 22, MaxBytes: 1 << 22}
+	im := configs.Default().Image
+	im.Size, im.MinWidth, im.MinHeight, im.MaxPixels, im.MaxBytes = 16, 1, 1, 1<<22, 1<<22
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The pipeline's path: the header judged (pixels, decode bytes,
+		// scans), then the decode and resize, at both JPEG scalings.
+		for _, scaling := range []bool{false, true} {
+			im.JPEGScaling = scaling
+			p, reason, _ := PlanInput(data, im)
+			if reason != "" {
+				continue
+			}
+			ex, stage, reason, detail := p.prepare("k", "s", data, configs.Default().Split, time.Time{})
+			if stage == "" && (ex == nil || ex.Image == nil) || stage != "" && reason == "" {
+				t.Fatalf("prepare: stage %q reason %q (%s) example %v", stage, reason, detail, ex)
+			}
+		}
 		img, _, err := Decode(data, lim)
 		if err != nil {
 			var de *DecodeError
