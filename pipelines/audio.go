@@ -80,7 +80,7 @@ func (f *audioFn) Setup() error {
 		return err
 	}
 	f.mels = mels
-	f.runner = av.Runner{Timeout: time.Duration(f.Audio.TimeoutSeconds * float64(time.Second))}
+	f.runner = av.Runner{Timeout: time.Duration(f.Audio.TimeoutSeconds * float64(time.Second)), MaxSamples: f.Audio.MaxSamples}
 	// WAV needs no ffmpeg, so its absence is not fatal here: other
 	// containers become dead letters saying so.
 	f.ffmpegErr = f.runner.Check()

@@ -149,7 +149,7 @@ type videoFn struct {
 // pipeline runs, not where it was launched, so this is where the one clear
 // error belongs (rather than a dead letter for every video).
 func (f *videoFn) Setup() error {
-	f.runner = av.Runner{Timeout: time.Duration(f.Video.TimeoutSeconds * float64(time.Second))}
+	f.runner = av.Runner{Timeout: time.Duration(f.Video.TimeoutSeconds * float64(time.Second)), MaxSamples: f.Audio.MaxSamples}
 	if err := f.runner.Check(); err != nil {
 		return fmt.Errorf("video pipeline worker: %w", err)
 	}

@@ -1,7 +1,6 @@
 package av
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -30,10 +29,14 @@ func Audio(ctx context.Context, path string, maxSeconds float64) (samples []floa
 // frame, 1024 samples for AAC-LC), so a 4 s clip would decode to 4.032 s at
 // 16 kHz. At most maxPadding samples are cut; a bigger excess is kept.
 //
-// Audio longer than maxSeconds gives ReasonTooLarge: decoding stops soon
-// after the limit, so a long file costs little more than the limit (0: no
-// limit, and memory grows with the file, 4 bytes per sample and channel).
-// A file without an audio stream gives ReasonNoAudioStream.
+// Audio longer than maxSeconds, or of more than r.MaxSamples frames, gives
+// ReasonTooLarge: decoding stops soon after the limit, so a long file costs
+// little more than the limit. ffmpeg's interleaved output is mixed down as
+// it arrives, 64 KiB at a time, so memory is 4 bytes a frame whatever the
+// channel count (a crafted FLAC of 8 channels of silence at 655 kHz for
+// 600 s is a few MB of file and would be 12.6 GB interleaved). With neither
+// limit (0), memory grows with the file. A file without an audio stream
+// gives ReasonNoAudioStream.
 //
 // ffmpeg runs with -cpuflags 0 (no SIMD) so that lossy decoders give the
 // same bits on every x86-64 CPU.
@@ -83,34 +86,39 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	if err := p.start(); err != nil {
 		return nil, 0, err
 	}
-	frame := int64(4 * ch) // bytes per sample of every channel
-	var (
-		src        io.Reader = stdout
-		maxSamples int64     = -1
-		readLimit  int64     = -1
-	)
+	maxFrames := int64(-1)
 	if maxSeconds > 0 {
-		maxSamples = int64(math.Ceil(maxSeconds * float64(rate)))
-		// Room for the padding that trimming below may remove.
-		readLimit = (maxSamples + maxPadding) * frame
-		src = io.LimitReader(stdout, readLimit+1)
+		maxFrames = int64(math.Ceil(maxSeconds * float64(rate)))
 	}
-	var out bytes.Buffer
+	if r.MaxSamples > 0 && (maxFrames < 0 || r.MaxSamples < maxFrames) {
+		maxFrames = r.MaxSamples
+	}
+	var mono []float32
 	if d := a.Duration; d > 0 && d < 24*3600 {
-		grow := (int64(d*float64(rate)) + maxPadding) * frame
-		if readLimit >= 0 {
-			grow = min(grow, readLimit+1)
+		// One allocation for an honest header. A lying one costs at most
+		// what the cap admits anyway, or 64 MiB without a cap.
+		grow := int64(d*float64(rate)) + maxPadding
+		if maxFrames >= 0 {
+			grow = min(grow, maxFrames+maxPadding)
+		} else {
+			grow = min(grow, 16<<20)
 		}
-		out.Grow(int(min(grow, 64<<20))) // a header may lie: preallocate at most 64 MiB
+		mono = make([]float32, 0, grow)
 	}
-	_, readErr := out.ReadFrom(src)
-	overRead := readLimit >= 0 && int64(out.Len()) > readLimit
+	// Room for the padding that trimming below may remove.
+	mono, overRead, readErr := readMono(stdout, mono, ch, maxFrames+maxPadding, maxFrames >= 0)
 	if overRead || readErr != nil {
 		p.kill()
 	}
 	waitErr := p.wait()
+	tooLarge := func() error {
+		if r.MaxSamples > 0 && maxFrames == r.MaxSamples {
+			return &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: more than %d samples per channel at %d Hz", base, r.MaxSamples, rate)}
+		}
+		return &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: audio longer than %g s", base, maxSeconds)}
+	}
 	if overRead && ctx.Err() == nil {
-		return nil, 0, &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: audio longer than %g s", base, maxSeconds)}
+		return nil, 0, tooLarge()
 	}
 	if readErr != nil && ctx.Err() == nil { // the pipe failed, not ffmpeg: the machine's problem
 		return nil, 0, fmt.Errorf("av: audio: reading ffmpeg's output: %w", readErr)
@@ -118,7 +126,7 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	if waitErr != nil {
 		return nil, 0, waitErr
 	}
-	n := int64(out.Len()) / frame
+	n := int64(len(mono))
 	if isMOV(info.Format) && a.Duration > 0 {
 		if declared := int64(math.Round(a.Duration * float64(rate))); n > declared && n-declared <= maxPadding {
 			n = declared
@@ -127,10 +135,49 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	if n == 0 {
 		return nil, 0, &Error{Reason: ReasonCorruptMedia, Detail: base + ": no audio sample could be decoded"}
 	}
-	if maxSamples >= 0 && n > maxSamples {
-		return nil, 0, &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: audio longer than %g s", base, maxSeconds)}
+	if maxFrames >= 0 && n > maxFrames {
+		return nil, 0, tooLarge()
 	}
-	return mixDown(out.Bytes(), int(n), ch), rate, nil
+	return mono[:n], rate, nil
+}
+
+// readMono reads interleaved little-endian float32 frames of ch channels
+// from r and appends them to mono, mixed down (see mixInto), 64 KiB at a
+// time: the interleaved stream is never held. With capped set it stops,
+// over = true, as soon as a block would take it past limit frames, and
+// mono never grows past limit. A partial frame at the end is dropped.
+func readMono(r io.Reader, mono []float32, ch int, limit int64, capped bool) (out []float32, over bool, err error) {
+	frame := 4 * ch
+	buf := make([]byte, max(64<<10/frame, 1)*frame)
+	have := 0 // bytes of buf holding a partial frame from the last read
+	for {
+		n, rerr := r.Read(buf[have:])
+		have += n
+		whole := have / frame
+		if capped && int64(len(mono)+whole) > limit {
+			return mono, true, nil // over: these frames would only be dropped
+		}
+		if need := len(mono) + whole; need > cap(mono) {
+			// Doubling, not append's 1.25×: fewer copies left for the
+			// collector, and never past what the cap admits.
+			c := max(need, 2*cap(mono), 1<<16)
+			if capped {
+				c = min(c, int(limit))
+			}
+			grown := make([]float32, len(mono), c)
+			copy(grown, mono)
+			mono = grown
+		}
+		mixInto(mono[len(mono):len(mono)+whole], buf[:whole*frame], ch)
+		mono = mono[:len(mono)+whole]
+		have = copy(buf, buf[whole*frame:have])
+		switch {
+		case rerr == io.EOF:
+			return mono, false, nil
+		case rerr != nil:
+			return mono, false, rerr
+		}
+	}
 }
 
 // maxPadding is the most samples of a lossy codec's last-frame padding that
@@ -140,16 +187,16 @@ const maxPadding = 2048
 // isMOV reports whether ffprobe's format name is the MOV/MP4 demuxer's.
 func isMOV(format string) bool { return strings.HasPrefix(format, "mov,mp4,") }
 
-// mixDown averages n interleaved little-endian float32 samples of ch
-// channels to mono. The sum is float64 in channel order, then one division,
-// so the result is the same on every machine.
-func mixDown(b []byte, n, ch int) []float32 {
-	out := make([]float32, n)
+// mixInto averages the len(out) interleaved little-endian float32 frames
+// of ch channels in b into out. The sum is float64 in channel order, then
+// one division, so the result is the same on every machine and the same
+// whichever blocks the frames arrive in.
+func mixInto(out []float32, b []byte, ch int) {
 	if ch == 1 {
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
-		return out
+		return
 	}
 	for i := range out {
 		sum := 0.0
@@ -158,5 +205,4 @@ func mixDown(b []byte, n, ch int) []float32 {
 		}
 		out[i] = float32(sum / float64(ch))
 	}
-	return out
 }

@@ -96,6 +96,10 @@ type Runner struct {
 	// be opened with; a file in another format gives ReasonCorruptMedia.
 	// Empty: DefaultDemuxers.
 	Demuxers string
+	// MaxSamples caps the frames Audio decodes (per channel): it bounds
+	// memory, 4 bytes a frame, where a duration does not (a high rate).
+	// 0: no cap beyond the duration.
+	MaxSamples int64
 }
 
 // Validate reports every bad field of r.
@@ -103,6 +107,9 @@ func (r Runner) Validate() error {
 	var errs []error
 	if r.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be >= 0 (got %s)", r.Timeout))
+	}
+	if r.MaxSamples < 0 {
+		errs = append(errs, fmt.Errorf("max samples: must be >= 0 (got %d)", r.MaxSamples))
 	}
 	if r.Threads < 0 {
 		errs = append(errs, fmt.Errorf("threads: must be >= 0 (got %d)", r.Threads))

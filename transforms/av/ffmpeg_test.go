@@ -770,3 +770,41 @@ func ExampleFrames() {
 		}
 	}
 }
+
+// ffmpeg's interleaved output is mixed down as it arrives: 8 channels of
+// 60 s at 192 kHz (a 1 MB FLAC of silence, 369 MB interleaved) cost about
+// the mono samples alone, and Runner.MaxSamples stops a decode over it
+// early, whatever maxSeconds allows.
+func TestAudioStreamsAndCapsSamples(t *testing.T) {
+	needFFmpeg(t)
+	flac := filepath.Join(t.TempDir(), "silence-8ch.flac")
+	cmd := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=192000:cl=7.1", "-t", "60", "-c:a", "flac", flac)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("making the FLAC: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	alloc := func(run func()) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		run()
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	var s []float32
+	var err error
+	got := alloc(func() { s, _, err = Runner{}.Audio(ctx, flac, 600) })
+	if err != nil || len(s) != 60*192000 {
+		t.Fatalf("whole decode: %d samples, %v", len(s), err)
+	}
+	if mono := uint64(4 * len(s)); got > 2*mono {
+		t.Errorf("decoding allocated %d bytes for %d bytes of mono samples: the interleaved stream was held", got, mono)
+	}
+	got = alloc(func() { _, _, err = Runner{MaxSamples: 1 << 20}.Audio(ctx, flac, 600) })
+	if reasonOf(err) != ReasonTooLarge || !strings.Contains(err.Error(), "more than 1048576 samples per channel") {
+		t.Errorf("MaxSamples 1 Mi: err = %v", err)
+	}
+	if got > 16<<20 {
+		t.Errorf("a decode capped at 1 Mi samples allocated %d bytes", got)
+	}
+}
