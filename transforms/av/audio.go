@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -141,6 +142,12 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	return mono[:n], rate, nil
 }
 
+// collectFrames is the size (64 MiB of float32) from which readMono
+// collects garbage before growing its output: a stream without a declared
+// duration (FLAC written to a pipe) grows by doubling, and a 64 Mi-frame
+// output would otherwise leave 256 MiB of outgrown slices on the heap.
+const collectFrames = 16 << 20
+
 // readMono reads interleaved little-endian float32 frames of ch channels
 // from r and appends them to mono, mixed down (see mixInto), 64 KiB at a
 // time: the interleaved stream is never held. With capped set it stops,
@@ -163,6 +170,11 @@ func readMono(r io.Reader, mono []float32, ch int, limit int64, capped bool) (ou
 			c := max(need, 2*cap(mono), 1<<16)
 			if capped {
 				c = min(c, int(limit))
+			}
+			if c >= collectFrames {
+				// The slices outgrown before this one are garbage the heap
+				// would otherwise keep until it doubled.
+				runtime.GC()
 			}
 			grown := make([]float32, len(mono), c)
 			copy(grown, mono)

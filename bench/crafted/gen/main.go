@@ -15,6 +15,7 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -55,6 +56,38 @@ var sets = map[string]map[string]func() ([]byte, error){
 	// size (0 bytes on disk), and one real second of sound: too_large_file
 	// from a stat, and rows.
 	"wav": {"sparse-1.wav": sparseWAV, "sparse-2.wav": sparseWAV, "sparse-3.wav": sparseWAV, "tone.wav": toneWAV},
+	// A 252 KB FLAC of 8 channels of silence at 192 kHz for 600 s: 3.7 GB
+	// as ffmpeg's interleaved output, 115 M frames, over audio.max_samples
+	// (too_large); and one real second of sound (rows).
+	// The same written to a pipe, so its header declares no length: the
+	// decode cannot preallocate and grows as the samples come.
+	"flac": {"silence-8ch-192k-600s.flac": silenceFLAC(false), "silence-undeclared.flac": silenceFLAC(true), "tone.wav": toneWAV},
+}
+
+// silenceFLAC asks ffmpeg (which the audio pipeline needs for FLAC anyway)
+// to encode the silence, into a file (its header then declares its length)
+// or a pipe.
+func silenceFLAC(pipe bool) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		out := "pipe:1"
+		if !pipe {
+			dir, err := os.MkdirTemp("", "gen-flac-")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(dir)
+			out = filepath.Join(dir, "silence.flac")
+		}
+		b, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=192000:cl=7.1",
+			"-t", "600", "-c:a", "flac", "-f", "flac", out).Output()
+		if err != nil {
+			return nil, fmt.Errorf("ffmpeg: %w", err)
+		}
+		if !pipe {
+			return os.ReadFile(out)
+		}
+		return b, nil
+	}
 }
 
 // sparseSize is the size the sparse WAVs are cut to, after their header.
