@@ -69,6 +69,8 @@ func TestExitCodes(t *testing.T) {
 		// ("0 tallies of outcomes") after the run had started.
 		{"input is a folder", []string{"run", "--config", quick, "--input", filepath.Join(root, "testdata", "images"), "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "images/** matches every file under it"},
 		{"missing input folder", []string{"run", "--config", quick, "--input", filepath.Join(dir, "none") + "/**", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "no such file or directory"},
+		{"input at the output", []string{"run", "--config", quick, "--input", filepath.Join(dir, "out") + "/**", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "covers the output folder"},
+		{"input in a dataset folder", []string{"run", "--config", quick, "--input", filepath.Join(dir, "out", "denoise") + "/*", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "covers the output folder"},
 		{"tokenize without --vocab", []string{"tokenize"}, configs.ExitMistake, "--vocab is required"},
 		{"inspect without a folder", []string{"inspect"}, configs.ExitMistake, "usage: pretext inspect"},
 		{"inspect a missing folder", []string{"inspect", filepath.Join(dir, "missing")}, configs.ExitMistake, "missing"},

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"sort"
@@ -160,6 +161,9 @@ func checkLocalInput(ctx context.Context, cfg configs.Config) error {
 	if strings.Contains(cfg.Input, "://") {
 		return nil
 	}
+	if readsOwnDatasets(cfg) {
+		return configs.Mistake(fmt.Errorf("the input pattern %q covers the output folder %q: the datasets this run replaces would be read as inputs", cfg.Input, cfg.Output))
+	}
 	m, err := pipelines.MatchFiles(ctx, cfg.Input, cfg.Output, 0)
 	if err != nil {
 		return configs.Mistake(err)
@@ -172,6 +176,32 @@ func checkLocalInput(ctx context.Context, cfg configs.Config) error {
 		hint = fmt.Sprintf(" (a folder: %s/** matches every file under it)", strings.TrimRight(cfg.Input, "/"))
 	}
 	return configs.Mistake(fmt.Errorf("no input matches %q%s", cfg.Input, hint))
+}
+
+// readsOwnDatasets reports whether a local input pattern starts at the
+// output folder or inside one of the run's dataset folders (OUT/<task>,
+// OUT/_dead_letters), whose files it would then read. The output inside
+// the pattern is fine, matching leaves it out; so is a pattern elsewhere
+// under the output (photos/** with --output .).
+func readsOwnDatasets(cfg configs.Config) bool {
+	if strings.Contains(cfg.Output, "://") {
+		return false
+	}
+	in, err1 := filepath.Abs(pipelines.FixedPrefix(cfg.Input) + ".")
+	out, err2 := filepath.Abs(cfg.Output)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if in == out {
+		return true
+	}
+	for _, name := range append(cfg.TaskNames(), sinks.DeadLetters) {
+		ds := filepath.Join(out, name)
+		if in == ds || strings.HasPrefix(in, ds+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 func short(h string) string {
