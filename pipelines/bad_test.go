@@ -33,23 +33,26 @@ func mixInputs(t *testing.T, modality string, good []string) (string, int) {
 	if err != nil || len(bad) == 0 {
 		t.Fatalf("no bad corpus for %s (scripts/make-bad-corpus.sh): %v", modality, err)
 	}
-	copyInto := func(dir string, files []string) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	copyInto(t, filepath.Join(in, "good"), good)
+	copyInto(t, filepath.Join(in, "bad"), bad)
+	return in, len(good) + len(bad)
+}
+
+// copyInto copies files into dir under their base names.
+func copyInto(t *testing.T, dir string, files []string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	copyInto(filepath.Join(in, "good"), good)
-	copyInto(filepath.Join(in, "bad"), bad)
-	return in, len(good) + len(bad)
 }
 
 // fixtures lists files of testdata/<glob>.

@@ -19,15 +19,7 @@ import (
 func TestImageBudgetsInARun(t *testing.T) {
 	in := t.TempDir()
 	photos := fixtures(t, "images/photos/*.jpg")
-	for _, p := range photos {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(in, filepath.Base(p)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyInto(t, in, photos)
 	// 1000×1000 RGB at 16 bits: image/png returns 8 bytes a pixel, 7.6 MiB,
 	// from a file of a few KB.
 	m := image.NewNRGBA64(image.Rect(0, 0, 1000, 1000))
