@@ -40,7 +40,7 @@ func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Audio")
 	refs, outcomes, matchDead := Match(s, beam.Create(s, cfg.Input), cfg.Output, cfg.Limit)
 	refs = beam.Reshuffle(s, refs)
-	fn := &audioFn{Seed: cfg.Seed, Audio: cfg.Audio, Split: cfg.Split}
+	fn := &audioFn{Seed: cfg.Seed, Audio: cfg.Audio, Split: cfg.Split, WorkerMemoryMB: cfg.Worker.MemoryMB}
 	var deadDS sinks.Dataset
 	for _, c := range plan.Commits {
 		if c.Name == sinks.DeadLetters {
@@ -60,6 +60,9 @@ type audioFn struct {
 	Audio configs.Audio
 	Split configs.Split
 	Task  vision.TaskSpec
+	// WorkerMemoryMB is worker.memory_mb, resolved on the worker (whose
+	// memory may not be the launcher's).
+	WorkerMemoryMB int
 
 	mask      audio.MaskConfig
 	mels      *sync.Pool // of *audio.Mel, one per worker computing at once
@@ -70,6 +73,9 @@ type audioFn struct {
 }
 
 func (f *audioFn) Setup() error {
+	// A request over the budget runs alone, so no floor is needed for
+	// every input to fit.
+	sinks.SetMemoryBudget(sinks.MemoryBudget(f.WorkerMemoryMB, 0))
 	var c audio.MaskTaskConfig
 	if err := json.Unmarshal(f.Task.Config, &c); err != nil {
 		return fmt.Errorf("audio: config of task %s: %w", f.Task.Name, err)
@@ -112,7 +118,21 @@ func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
 	stop := func(stage, reason, detail string) clipped {
 		return clipped{ref: ref, stage: stage, reason: reason, detail: detail}
 	}
-	samples, rate, stage, reason, detail, err := f.decode(ctx, ref)
+	// The worker's memory gate (worker.memory_mb, shared with the image
+	// stages of the process): taken once the header says how long the
+	// input is, before its samples are allocated, and held until its rows
+	// are made.
+	release := func() {}
+	defer func() { release() }()
+	reserve := func(frames int64, rate int) error {
+		rel, err := sinks.AcquireMemory(ctx, f.audioBytes(frames, rate))
+		if err != nil {
+			return &gateError{err}
+		}
+		release = rel
+		return nil
+	}
+	samples, rate, stage, reason, detail, err := f.decode(ctx, ref, reserve)
 	if err != nil {
 		return clipped{ref: ref, err: err}
 	}
@@ -164,12 +184,31 @@ func (f *audioFn) write(ctx context.Context, c clipped, emitDead func(sinks.Dead
 	return nil
 }
 
+// gateError is the memory gate failing: the bundle's context ended, a
+// failure of the run, not of the input.
+type gateError struct{ err error }
+
+func (e *gateError) Error() string { return "audio: waiting for worker memory: " + e.err.Error() }
+func (e *gateError) Unwrap() error { return e.err }
+
+// audioBytes bounds what an input of frames samples at rate holds from its
+// decode to its rows: the mono samples (4 bytes a frame), the signal
+// resampled to audio.mel.sample_rate, and its clips' rows (a log-mel frame
+// per hop of n_mels float32 values, the masked copy and the mask: about
+// 12 bytes a cell).
+func (f *audioFn) audioBytes(frames int64, rate int) int64 {
+	mel := f.Audio.Mel
+	out := frames*int64(mel.SampleRate)/int64(max(rate, 1)) + 1
+	cells := (out/int64(max(mel.Hop, 1)) + 1) * int64(mel.NMels)
+	return 4*frames + 4*out + 12*cells
+}
+
 // decode opens one input and turns it into mono samples: WAV streamed
 // through audio.ReadWAV, anything else copied to a temporary file for
 // ffmpeg. The file's size is judged against audio.max_bytes before a byte
 // is read, and no file is ever held in memory whole. A non-empty reason is
 // a dead letter at stage; err a failure of the machine.
-func (f *audioFn) decode(ctx context.Context, ref transforms.FileRef) (samples []float32, rate int, stage, reason, detail string, err error) {
+func (f *audioFn) decode(ctx context.Context, ref transforms.FileRef, reserve func(frames int64, rate int) error) (samples []float32, rate int, stage, reason, detail string, err error) {
 	in, reason, detail, err := transforms.OpenInput(ctx, ref.Source, ref.Size, f.Audio.MaxBytes)
 	if err != nil || reason != "" {
 		return nil, 0, sinks.StageRead, reason, detail, err
@@ -185,13 +224,13 @@ func (f *audioFn) decode(ctx context.Context, ref transforms.FileRef) (samples [
 		return nil, 0, sinks.StageRead, reason, detail, nil
 	}
 	if n == len(head) && string(head[0:4]) == "RIFF" && string(head[8:12]) == "WAVE" {
-		return f.decodeWAV(in, head[:])
+		return f.decodeWAV(in, head[:], reserve)
 	}
-	return f.decodeFFmpeg(ctx, ref.Key, in, head[:n])
+	return f.decodeFFmpeg(ctx, ref.Key, in, head[:n], reserve)
 }
 
 // decodeWAV streams a WAV file whose first bytes, head, were read from in.
-func (f *audioFn) decodeWAV(in *transforms.Input, head []byte) (samples []float32, rate int, stage, reason, detail string, err error) {
+func (f *audioFn) decodeWAV(in *transforms.Input, head []byte, reserve func(frames int64, rate int) error) (samples []float32, rate int, stage, reason, detail string, err error) {
 	r := in.R
 	if s, ok := r.(io.Seeker); ok {
 		// From the start again, keeping the seeks that skip chunks.
@@ -203,11 +242,15 @@ func (f *audioFn) decodeWAV(in *transforms.Input, head []byte) (samples []float3
 		r = io.MultiReader(bytes.NewReader(head), r)
 	}
 	lim := audio.Limits{MaxSeconds: f.Audio.MaxSeconds, MaxSamples: f.Audio.MaxSamples, MaxSampleRate: audio.DefaultLimits().MaxSampleRate}
-	clip, err := audio.ReadWAV(r, in.Size, lim)
+	clip, err := audio.ReadWAVReserving(r, in.Size, lim, reserve)
 	if err != nil {
 		var de *audio.DecodeError
-		if errors.As(err, &de) {
+		var ge *gateError
+		switch {
+		case errors.As(err, &de):
 			return nil, 0, sinks.StageDecode, de.Reason, de.Detail, nil
+		case errors.As(err, &ge):
+			return nil, 0, "", "", "", ge.err
 		}
 		// Not the file's content but its read: a read error, or a file
 		// that grew past audio.max_bytes while read.
@@ -220,7 +263,7 @@ func (f *audioFn) decodeWAV(in *transforms.Input, head []byte) (samples []float3
 // decodeFFmpeg copies an input that is not WAV, whose first bytes, head,
 // were read from in, to a temporary file and decodes it with ffmpeg. The
 // copy is bounded by audio.max_bytes and takes disk, not memory.
-func (f *audioFn) decodeFFmpeg(ctx context.Context, key string, in *transforms.Input, head []byte) (samples []float32, rate int, stage, reason, detail string, err error) {
+func (f *audioFn) decodeFFmpeg(ctx context.Context, key string, in *transforms.Input, head []byte, reserve func(frames int64, rate int) error) (samples []float32, rate int, stage, reason, detail string, err error) {
 	if f.ffmpegErr != nil {
 		return nil, 0, sinks.StageDecode, av.ReasonFFmpegMissing, "not a WAV file, and " + f.ffmpegErr.Error(), nil
 	}
@@ -240,7 +283,9 @@ func (f *audioFn) decodeFFmpeg(ctx context.Context, key string, in *transforms.I
 		}
 		return nil, 0, "", "", "", fmt.Errorf("audio: writing a temporary copy: %w", err)
 	}
-	samples, rate, err = f.runner.Audio(ctx, name, f.Audio.MaxSeconds)
+	runner := f.runner
+	runner.Reserve = reserve
+	samples, rate, err = runner.Audio(ctx, name, f.Audio.MaxSeconds)
 	if err != nil {
 		var ae *av.Error
 		if errors.As(err, &ae) {

@@ -3,6 +3,7 @@ package pipelines
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -75,23 +76,30 @@ func TestAudioSparseInputs(t *testing.T) {
 	if (av.Runner{}).Check() != nil {
 		notWAV = "decode/" + av.ReasonFFmpegMissing
 	}
-	out := t.TempDir()
-	cfg := loadConfig(t, "audio.yaml", in+"/**", out, nil)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	ms := runText(t, "prism", cfg)
-	runtime.ReadMemStats(&after)
-	checkOutcomes(t, out, "audio_mask", ms, 5, map[string]string{
-		"bad/text.wav":  notWAV,
-		"bad/empty.wav": "read/empty_file",
-		"bad/huge.wav":  "read/too_large_file",
-		"bad/long.wav":  "decode/too_long",
-		"good/one.wav":  labeled,
-	})
-	alloc := after.TotalAlloc - before.TotalAlloc
-	t.Logf("the run allocated %d MiB", alloc>>20)
-	if alloc > 64<<20 {
-		t.Errorf("the run allocated %d MiB; reading the 400 MB file alone would, judging it should not", alloc>>20)
+	// worker.memory_mb only schedules: with a budget of 1 MiB every decode
+	// is over it and runs alone, and the outcomes are the same.
+	for _, mb := range []int{0, 1} {
+		t.Run(fmt.Sprintf("memory_mb=%d", mb), func(t *testing.T) {
+			out := t.TempDir()
+			cfg := loadConfig(t, "audio.yaml", in+"/**", out, nil)
+			cfg.Worker.MemoryMB = mb
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			ms := runText(t, "prism", cfg)
+			runtime.ReadMemStats(&after)
+			checkOutcomes(t, out, "audio_mask", ms, 5, map[string]string{
+				"bad/text.wav":  notWAV,
+				"bad/empty.wav": "read/empty_file",
+				"bad/huge.wav":  "read/too_large_file",
+				"bad/long.wav":  "decode/too_long",
+				"good/one.wav":  labeled,
+			})
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("the run allocated %d MiB", alloc>>20)
+			if alloc > 64<<20 {
+				t.Errorf("the run allocated %d MiB; reading the 400 MB file alone would, judging it should not", alloc>>20)
+			}
+		})
 	}
 }
 

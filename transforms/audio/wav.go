@@ -142,6 +142,14 @@ const wavBlock = 64 << 10
 // caused by the input is a *DecodeError; an error of r itself (not EOF) is
 // returned wrapped, so a caller can tell a bad file from a failing read.
 func ReadWAV(r io.Reader, size int64, lim Limits) (clip *Clip, err error) {
+	return ReadWAVReserving(r, size, lim, nil)
+}
+
+// ReadWAVReserving is ReadWAV calling reserve, when not nil, once the
+// header has passed every check and before the output is allocated, with
+// the frames to decode and their rate: a worker's memory gate waits there.
+// An error from reserve ends the read with it.
+func ReadWAVReserving(r io.Reader, size int64, lim Limits, reserve func(frames int64, rate int) error) (clip *Clip, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			clip, err = nil, decodeErr(ReasonDecoderPanic, "%v", r)
@@ -193,6 +201,11 @@ func ReadWAV(r io.Reader, size int64, lim Limits) (clip *Clip, err error) {
 	}
 	if lim.MaxSeconds > 0 && seconds > lim.MaxSeconds {
 		return nil, decodeErr(ReasonTooLong, "%.1f s (%d samples at %d Hz) > %g s", seconds, frames, f.sampleRate, lim.MaxSeconds)
+	}
+	if reserve != nil {
+		if err := reserve(frames, f.sampleRate); err != nil {
+			return nil, err
+		}
 	}
 	out, err := w.decodeData(frames, dataSize, f)
 	if err != nil {

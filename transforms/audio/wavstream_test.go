@@ -438,3 +438,35 @@ func TestReadWAVReadError(t *testing.T) {
 		}
 	}
 }
+
+// ReadWAVReserving tells reserve the frames and rate once the header has
+// passed its checks, before the samples are allocated; its error ends the
+// read, and a header that fails a check never reaches it.
+func TestReadWAVReserving(t *testing.T) {
+	wav := func(rate, frames int) []byte {
+		b := []byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00")
+		b = binary.LittleEndian.AppendUint32(b, uint32(rate))
+		b = binary.LittleEndian.AppendUint32(b, uint32(2*rate))
+		b = append(b, 2, 0, 16, 0)
+		b = append(b, "data"...)
+		b = binary.LittleEndian.AppendUint32(b, uint32(2*frames))
+		return append(b, make([]byte, 2*frames)...)
+	}
+	data := wav(8000, 4000)
+	var frames int64
+	var rate int
+	clip, err := ReadWAVReserving(bytes.NewReader(data), int64(len(data)), Limits{}, func(f int64, r int) error { frames, rate = f, r; return nil })
+	if err != nil || len(clip.Samples) != 4000 || frames != 4000 || rate != 8000 {
+		t.Fatalf("clip %v, err %v, reserve(%d, %d)", clip, err, frames, rate)
+	}
+	stop := errors.New("no memory")
+	if _, err := ReadWAVReserving(bytes.NewReader(data), int64(len(data)), Limits{}, func(int64, int) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("reserve's error: got %v", err)
+	}
+	called := false
+	_, err = ReadWAVReserving(bytes.NewReader(data), int64(len(data)), Limits{MaxSamples: 100}, func(int64, int) error { called = true; return nil })
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Reason != ReasonTooLong || called {
+		t.Errorf("over max_samples: err %v, reserve called %v", err, called)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 )
@@ -65,6 +64,33 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 		return nil, 0, &Error{Reason: ReasonNoAudioStream, Detail: base + ": no audio stream"}
 	}
 	rate, ch := a.SampleRate, a.Channels
+	maxFrames := int64(-1)
+	if maxSeconds > 0 {
+		maxFrames = int64(math.Ceil(maxSeconds * float64(rate)))
+	}
+	if r.MaxSamples > 0 && (maxFrames < 0 || r.MaxSamples < maxFrames) {
+		maxFrames = r.MaxSamples
+	}
+	// declared is the frames the header promises, within the cap; -1 when
+	// it promises nothing.
+	declared := int64(-1)
+	if d := a.Duration; d > 0 && d < 24*3600 {
+		declared = int64(d*float64(rate)) + maxPadding
+		if maxFrames >= 0 {
+			declared = min(declared, maxFrames+maxPadding)
+		}
+	}
+	if r.Reserve != nil {
+		// What the output will hold: the declared frames, or, without a
+		// declaration, the cap.
+		frames := declared
+		if frames < 0 && maxFrames >= 0 {
+			frames = maxFrames + maxPadding
+		}
+		if err := r.Reserve(max(frames, 0), rate); err != nil {
+			return nil, 0, err
+		}
+	}
 	prog, err := r.ffmpeg()
 	if err != nil {
 		return nil, 0, err
@@ -87,24 +113,22 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	if err := p.start(); err != nil {
 		return nil, 0, err
 	}
-	maxFrames := int64(-1)
-	if maxSeconds > 0 {
-		maxFrames = int64(math.Ceil(maxSeconds * float64(rate)))
-	}
-	if r.MaxSamples > 0 && (maxFrames < 0 || r.MaxSamples < maxFrames) {
-		maxFrames = r.MaxSamples
-	}
 	var mono []float32
-	if d := a.Duration; d > 0 && d < 24*3600 {
+	switch {
+	case declared >= 0:
 		// One allocation for an honest header. A lying one costs at most
 		// what the cap admits anyway, or 64 MiB without a cap.
-		grow := int64(d*float64(rate)) + maxPadding
-		if maxFrames >= 0 {
-			grow = min(grow, maxFrames+maxPadding)
-		} else {
-			grow = min(grow, 16<<20)
+		if maxFrames < 0 {
+			declared = min(declared, 16<<20)
 		}
-		mono = make([]float32, 0, grow)
+		mono = make([]float32, 0, declared)
+	case maxFrames >= 0:
+		// No length declared (a FLAC written to a pipe): room for the cap at
+		// once rather than a doubling whose outgrown slices stay resident
+		// (775 MB peak RSS for one such 600 s 8-channel FLAC, collecting
+		// before each large growth). Pages the samples never reach are
+		// never touched.
+		mono = make([]float32, 0, maxFrames+maxPadding)
 	}
 	// Room for the padding that trimming below may remove.
 	mono, overRead, readErr := readMono(stdout, mono, ch, maxFrames+maxPadding, maxFrames >= 0)
@@ -142,12 +166,6 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	return mono[:n], rate, nil
 }
 
-// collectFrames is the size (64 MiB of float32) from which readMono
-// collects garbage before growing its output: a stream without a declared
-// duration (FLAC written to a pipe) grows by doubling, and a 64 Mi-frame
-// output would otherwise leave 256 MiB of outgrown slices on the heap.
-const collectFrames = 16 << 20
-
 // readMono reads interleaved little-endian float32 frames of ch channels
 // from r and appends them to mono, mixed down (see mixInto), 64 KiB at a
 // time: the interleaved stream is never held. With capped set it stops,
@@ -170,11 +188,6 @@ func readMono(r io.Reader, mono []float32, ch int, limit int64, capped bool) (ou
 			c := max(need, 2*cap(mono), 1<<16)
 			if capped {
 				c = min(c, int(limit))
-			}
-			if c >= collectFrames {
-				// The slices outgrown before this one are garbage the heap
-				// would otherwise keep until it doubled.
-				runtime.GC()
 			}
 			grown := make([]float32, len(mono), c)
 			copy(grown, mono)

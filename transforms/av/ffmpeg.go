@@ -100,6 +100,12 @@ type Runner struct {
 	// memory, 4 bytes a frame, where a duration does not (a high rate).
 	// 0: no cap beyond the duration.
 	MaxSamples int64
+	// Reserve, when set, is called by Audio once the stream is probed and
+	// before ffmpeg starts, with the frames its output may hold (what the
+	// header declares, within the caps; without a declaration the cap) and
+	// the rate: a worker's memory gate waits there. An error ends Audio
+	// with it.
+	Reserve func(frames int64, rate int) error
 }
 
 // Validate reports every bad field of r.

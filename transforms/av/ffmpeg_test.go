@@ -807,4 +807,21 @@ func TestAudioStreamsAndCapsSamples(t *testing.T) {
 	if got > 16<<20 {
 		t.Errorf("a decode capped at 1 Mi samples allocated %d bytes", got)
 	}
+
+	// Reserve hears the declared length before ffmpeg starts, and its
+	// error ends the decode.
+	var frames int64
+	var rate int
+	r := Runner{MaxSamples: 1 << 24, Reserve: func(f int64, r int) error { frames, rate = f, r; return nil }}
+	if _, _, err := r.Audio(ctx, flac, 600); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(60*192000 + maxPadding); frames != want || rate != 192000 {
+		t.Errorf("Reserve(%d, %d), want (%d, 192000)", frames, rate, want)
+	}
+	stop := errors.New("no memory")
+	r.Reserve = func(int64, int) error { return stop }
+	if _, _, err := r.Audio(ctx, flac, 600); !errors.Is(err, stop) {
+		t.Errorf("Reserve's error: got %v", err)
+	}
 }
