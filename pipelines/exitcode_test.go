@@ -95,6 +95,9 @@ func TestExitCodes(t *testing.T) {
 			if !strings.Contains(text, c.want) {
 				t.Errorf("output lacks %q:\n%s", c.want, tail(text, 2000))
 			}
+			if c.name == "bad flag" && strings.Count(strings.TrimSpace(text), "\n") > 0 {
+				t.Errorf("a mistyped flag takes more than one line:\n%s", tail(text, 2000))
+			}
 			if code == configs.ExitMistake {
 				for _, trace := range []string{"goroutine ", "panic:", ".go:", "bundle"} {
 					if strings.Contains(text, trace) {

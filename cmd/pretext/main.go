@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -93,7 +94,18 @@ func main() {
 	}
 	// Subcommand flags live in the global set beside Beam's, parsed after the
 	// subcommand; beam.Init runs before dispatch.
-	if err := flag.CommandLine.Parse(os.Args[2:]); err != nil {
+	// A mistyped flag is one line, not the mistake followed by every
+	// flag Beam defines; -h and --help still list them.
+	flag.CommandLine.Init(os.Args[0], flag.ContinueOnError)
+	flag.CommandLine.SetOutput(io.Discard)
+	err := flag.CommandLine.Parse(os.Args[2:])
+	flag.CommandLine.SetOutput(os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		flag.CommandLine.Usage()
+		os.Exit(configs.ExitOK)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "pretext %s: %v (pretext %s --help lists the flags)\n", cmd, err, cmd)
 		os.Exit(configs.ExitMistake)
 	}
 	beam.Init()
@@ -102,7 +114,7 @@ func main() {
 		cleanup = pipelines.PrivateTemp()
 	}
 	stop := onSignal(cmd, cleanup)
-	err := run(context.Background())
+	err = run(context.Background())
 	stop()
 	cleanup()
 	if err != nil {
