@@ -71,6 +71,9 @@ func TestExitCodes(t *testing.T) {
 		{"missing input folder", []string{"run", "--config", quick, "--input", filepath.Join(dir, "none") + "/**", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "no such file or directory"},
 		{"input at the output", []string{"run", "--config", quick, "--input", filepath.Join(dir, "out") + "/**", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "covers the output folder"},
 		{"input in a dataset folder", []string{"run", "--config", quick, "--input", filepath.Join(dir, "out", "denoise") + "/*", "--output", filepath.Join(dir, "out")}, configs.ExitMistake, "covers the output folder"},
+		{"dataflow without its flags, on local paths", []string{"run", "--config", quick, "--output", filepath.Join(dir, "out"), "--runner=dataflow"}, configs.ExitMistake, "--runner=dataflow needs --staging_location"},
+		{"flink on local paths", []string{"run", "--config", quick, "--output", filepath.Join(dir, "out"), "--runner=flink", "--endpoint=localhost:8099"}, configs.ExitMistake, "is a local path, which --runner=flink's workers do not see"},
+		{"output is a file", []string{"run", "--config", quick, "--output", quick}, configs.ExitMistake, "is a file, not a folder"},
 		{"tokenize without --vocab", []string{"tokenize"}, configs.ExitMistake, "--vocab is required"},
 		{"inspect without a folder", []string{"inspect"}, configs.ExitMistake, "usage: pretext inspect"},
 		{"inspect a missing folder", []string{"inspect", filepath.Join(dir, "missing")}, configs.ExitMistake, "missing"},
@@ -177,5 +180,68 @@ func TestInterruptExitCodes(t *testing.T) {
 				t.Errorf("no line %q in\n%s", want, strings.Join(lines, "\n"))
 			}
 		})
+	}
+}
+
+// A relaunch that is refused leaves the previous dataset as it was: an
+// input matching nothing, a missing input folder, and a --runner=dataflow
+// relaunch missing --staging_location (and on local paths) are all judged
+// before the old manifests are touched.
+func TestRefusedLaunchKeepsDataset(t *testing.T) {
+	bin := pretextBinary(t)
+	root, err := filepath.Abs(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick := filepath.Join(root, "configs", "quickstart.yaml")
+	out := t.TempDir()
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, append([]string{"run", "--config", quick, "--output", out, "--progress", "0"}, args...)...)
+		cmd.Dir = root // the config's input is relative to the repository
+		cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+		b, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), string(b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(b)
+	}
+	if code, text := run(); code != 0 {
+		t.Fatalf("first run: exit %d\n%s", code, tail(text, 2000))
+	}
+	manifests := func() map[string]string {
+		m := map[string]string{}
+		for _, ds := range []string{"colorize", "denoise", "inpaint", "_dead_letters"} {
+			b, err := os.ReadFile(filepath.Join(out, ds, "_manifest.json"))
+			if err != nil {
+				t.Fatalf("%s: %v", ds, err)
+			}
+			m[ds] = string(b)
+		}
+		return m
+	}
+	before := manifests()
+	empty := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"input matching nothing", []string{"--input", empty + "/*.jpg"}},
+		{"missing input folder", []string{"--input", filepath.Join(empty, "missing") + "/**"}},
+		{"dataflow relaunch without --staging_location", []string{"--runner=dataflow", "--project=p", "--region=r"}},
+	} {
+		code, text := run(c.args...)
+		if code != configs.ExitMistake {
+			t.Errorf("%s: exit %d, want 2\n%s", c.name, code, tail(text, 2000))
+		}
+		after := manifests()
+		for ds, m := range before {
+			if after[ds] != m {
+				t.Errorf("%s: the manifest of %s changed", c.name, ds)
+			}
+		}
 	}
 }

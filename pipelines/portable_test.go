@@ -67,7 +67,7 @@ func TestDataflowDryRun(t *testing.T) {
 		"--input", images+"/**", "--output", filepath.Join(tmp, "out"),
 		"--runner=dataflow", "--project="+project, "--region=europe-west4",
 		"--staging_location="+bucket+"/staging", "--temp_location="+bucket+"/temp",
-		"--sdk_container_image="+image, "--worker_binary="+bin,
+		"--sdk_container_image="+image, "--worker_binary="+bin, "--allow_local_paths",
 		"--service_account_email="+account, "--max_num_workers=20", "--job_name=pretext-quickstart",
 		"--dry_run", "--verbose")
 	// Credentials that cannot load: nothing may reach Google, whatever this

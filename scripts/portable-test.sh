@@ -232,7 +232,7 @@ run() { # run SET MODE: runs pretext, records its time
   inprocess) ;;
   loopback) args+=(--runner=universal --endpoint="localhost:$port" --environment_type=LOOPBACK) ;;
   external) args+=(--runner=universal --endpoint="localhost:$port" --environment_type=EXTERNAL
-    --environment_config="localhost:$pool_port" --worker_binary="$work/$worker_name") ;;
+    --environment_config="localhost:$pool_port" --worker_binary="$work/$worker_name" --allow_local_paths) ;;
   esac
   local started
   started=$(grep -c "starting worker" "$work/logs/boot.log" 2>/dev/null)

@@ -33,6 +33,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 	seed := fs.Int64("seed", 0, "seed of every random choice; overrides the config's seed")
 	limit := fs.Int("limit", 0, "use only the first N inputs in path order; overrides the config's limit")
 	dryRun := fs.Bool("dry-run", false, "validate the config, match the inputs, print the plan and write nothing")
+	allowLocal := fs.Bool("allow_local_paths", false, "let a cluster runner (dataflow, flink, spark, universal without LOOPBACK) read and write local paths: for a folder every worker mounts at the same path")
 	progress := fs.Duration("progress", 2*time.Second, "how often a local run prints progress (0 = never)")
 	verbose := fs.Bool("verbose", false, "show the runner's informational logs")
 	memProfile := fs.String("memprofile", "", "write a heap profile taken when the heap is largest to this file")
@@ -68,6 +69,12 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 		}
 		plan, err := pipelines.NewPlan(ctx, cfg, newRunID())
 		if err != nil {
+			return err
+		}
+		// Before anything is written or submitted: a launch the runner
+		// would refuse, or whose workers could not reach the paths, must
+		// not cost the previous dataset its manifest.
+		if err := checkLaunch(cfg, *allowLocal, !*dryRun); err != nil {
 			return err
 		}
 		if *dryRun {
@@ -152,6 +159,79 @@ func printPlan(ctx context.Context, cfg configs.Config, plan pipelines.Plan) err
 	return nil
 }
 
+// checkLaunch refuses, in one line per problem, a launch that cannot work:
+// a cluster runner without the flags it needs, or given local paths that
+// its workers, on other machines, would not see (the job would fail, or
+// write on the workers' disks, after billing), and a local output that is
+// a file or cannot be written (checked only when write is set: a dry run
+// writes nothing, not even the output folder).
+func checkLaunch(cfg configs.Config, allowLocal, write bool) error {
+	runner := strings.ToLower(flagValue("runner"))
+	var errs []error
+	cluster := false
+	switch runner {
+	case "", "prism", "direct", "local":
+	case "dataflow":
+		cluster = true
+		for _, f := range []struct{ name, example string }{
+			{"project", "--project=my-project"},
+			{"region", "--region=us-central1"},
+			{"staging_location", "--staging_location=gs://bucket/staging"},
+		} {
+			if flagValue(f.name) == "" {
+				errs = append(errs, fmt.Errorf("--runner=dataflow needs --%s (e.g. %s)", f.name, f.example))
+			}
+		}
+	case "flink", "spark", "universal", "portable":
+		if flagValue("endpoint") == "" {
+			errs = append(errs, fmt.Errorf("--runner=%s needs --endpoint, the job server's host:port", runner))
+		}
+		env := strings.ToUpper(flagValue("environment_type"))
+		cluster = env != "LOOPBACK"
+	}
+	if cluster && !allowLocal {
+		for _, p := range []struct{ flag, path string }{{"input", cfg.Input}, {"output", cfg.Output}} {
+			if !strings.Contains(p.path, "://") {
+				errs = append(errs, fmt.Errorf("--%s %s is a local path, which --runner=%s's workers do not see: use gs:// or s3:// (or --allow_local_paths for a folder every worker mounts)", p.flag, p.path, runner))
+			}
+		}
+	}
+	if write && !strings.Contains(cfg.Output, "://") {
+		if err := checkWritable(cfg.Output); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return configs.Mistake(fmt.Errorf("cannot launch:\n%w", indent(errors.Join(errs...))))
+}
+
+// checkWritable makes sure a local output folder exists or can be made and
+// takes a file, without touching anything in it.
+func checkWritable(dir string) error {
+	if info, err := os.Stat(dir); err == nil && !info.IsDir() {
+		return fmt.Errorf("--output %s is a file, not a folder", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--output %s cannot be made: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".pretext-write-check-*")
+	if err != nil {
+		return fmt.Errorf("--output %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// flagValue is the value of a registered flag (Beam's included), or "".
+func flagValue(name string) string {
+	if f := flag.Lookup(name); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
 // checkLocalInput refuses, before anything is written, a local input
 // pattern that matches nothing or whose folder does not exist: the pipeline
 // would otherwise start, and fail inside Beam with a trace. Remote patterns
@@ -213,10 +293,7 @@ func short(h string) string {
 
 // runnerDryRun reports whether Beam's --dry_run flag (the Dataflow runner's:
 // build and print the job, submit nothing) is set.
-func runnerDryRun() bool {
-	f := flag.Lookup("dry_run")
-	return f != nil && f.Value.String() == "true"
-}
+func runnerDryRun() bool { return flagValue("dry_run") == "true" }
 
 func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, every time.Duration) error {
 	p, s := beam.NewPipelineWithRoot()
