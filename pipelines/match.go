@@ -117,7 +117,7 @@ func MatchFiles(ctx context.Context, pattern, output string, limit int) (Matches
 	}
 	var m Matches
 	if !strings.Contains(pattern, "://") {
-		m, err = walkLocal(pattern, prefix, output, re, os.ReadDir)
+		m, err = walkLocal(pattern, prefix, output, re, os.ReadDir, false)
 	} else {
 		m.Refs, err = listRemote(ctx, pattern, prefix, re)
 	}
@@ -139,6 +139,20 @@ func MatchFiles(ctx context.Context, pattern, output string, limit int) (Matches
 		m.Refs, m.Dead = m.Refs[:i], m.Dead[:j]
 	}
 	return m, nil
+}
+
+// AnyLocalMatch reports whether the local pattern matches at least one
+// input (a file, or what matching makes a dead letter), walking only until
+// it finds one: a launch checks it before the pipeline, which walks the
+// whole tree itself. A root that cannot be listed is an error, as in
+// MatchFiles.
+func AnyLocalMatch(pattern, output string) (bool, error) {
+	re, err := globRegexp(pattern)
+	if err != nil {
+		return false, fmt.Errorf("pattern %q: %w", pattern, err)
+	}
+	m, err := walkLocal(pattern, FixedPrefix(pattern), output, re, os.ReadDir, true)
+	return len(m.Refs)+len(m.Dead) > 0, err
 }
 
 // FixedPrefix is the folder part of pattern before its first wildcard, with a
@@ -187,8 +201,9 @@ type walker struct {
 // walkLocal walks the folder tree under prefix; rel paths (prefix + the
 // path below it, '/'-separated) are what the pattern's regexp matches.
 // Only a root that cannot be listed is an error: a missing input folder is
-// a mistake in the config, not a bad input.
-func walkLocal(pattern, prefix, output string, re *regexp.Regexp, readDir readDirFunc) (Matches, error) {
+// a mistake in the config, not a bad input. With first set it stops at the
+// first folder that gave an input (a reference or a dead letter).
+func walkLocal(pattern, prefix, output string, re *regexp.Regexp, readDir readDirFunc, first bool) (Matches, error) {
 	w := &walker{prefix: prefix, re: re, segs: strings.Split(pattern, "/"), partial: map[int]*regexp.Regexp{}, readDir: readDir}
 	w.free = len(w.segs)
 	for i, sg := range w.segs {
@@ -231,7 +246,7 @@ func walkLocal(pattern, prefix, output string, re *regexp.Regexp, readDir readDi
 		}
 	}
 	visit(walkFolder{root, rootAbs, prefix}, entries)
-	for len(stack) > 0 {
+	for len(stack) > 0 && !(first && len(w.m.Refs)+len(w.m.Dead) > 0) {
 		f := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		entries, err := readDir(f.dir)

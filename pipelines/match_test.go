@@ -147,7 +147,7 @@ func TestMatchListError(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := walkLocal(pattern, FixedPrefix(pattern), "", re, readDir)
+		m, err := walkLocal(pattern, FixedPrefix(pattern), "", re, readDir, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestMatchListError(t *testing.T) {
 	// The pattern's own folder unlistable is a mistake in the config: an error.
 	re, _ := globRegexp(dir + "/**")
 	fail := func(string) ([]fs.DirEntry, error) { return nil, syscall.EACCES }
-	if _, err := walkLocal(dir+"/**", dir+"/", "", re, fail); err == nil {
+	if _, err := walkLocal(dir+"/**", dir+"/", "", re, fail, false); err == nil {
 		t.Error("an unlistable root matched without error")
 	}
 }
@@ -234,6 +234,39 @@ func TestMatchLeavesOutTheOutput(t *testing.T) {
 		}
 		if tc.warn && len(m.Warnings) == 1 && !strings.Contains(m.Warnings[0], "output folder") {
 			t.Errorf("warning %q does not name the output folder", m.Warnings[0])
+		}
+	}
+}
+
+// A launch's check stops at the first folder that gives an input instead of
+// walking the tree the pipeline walks again: it lists the root and one
+// folder of three; the full walk lists all four. An empty tree, or one the
+// pattern leaves out, has no match.
+func TestAnyLocalMatchStopsEarly(t *testing.T) {
+	dir := t.TempDir()
+	makeTree(t, dir, map[string]string{"a/1.jpg": "x", "b/2.jpg": "x", "c/3.jpg": "x"})
+	re, err := globRegexp(dir + "/**")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, first := range []bool{true, false} {
+		lists := 0
+		readDir := func(d string) ([]fs.DirEntry, error) { lists++; return os.ReadDir(d) }
+		m, err := walkLocal(dir+"/**", dir+"/", "", re, readDir, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, refs := 4, 3
+		if first {
+			want, refs = 2, 1
+		}
+		if lists != want || len(m.Refs) != refs {
+			t.Errorf("first=%v: %d listings and %d refs, want %d and %d", first, lists, len(m.Refs), want, refs)
+		}
+	}
+	for pattern, want := range map[string]bool{dir + "/**": true, dir + "/*/*.png": false, t.TempDir() + "/**": false} {
+		if got, err := AnyLocalMatch(pattern, ""); err != nil || got != want {
+			t.Errorf("AnyLocalMatch(%q) = %v, %v; want %v", pattern, got, err, want)
 		}
 	}
 }

@@ -80,7 +80,7 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 		if *dryRun {
 			return printPlan(ctx, cfg, plan)
 		}
-		if err := checkLocalInput(ctx, cfg); err != nil {
+		if err := checkLocalInput(cfg); err != nil {
 			return err
 		}
 		if *memProfile != "" {
@@ -237,18 +237,18 @@ func flagValue(name string) string {
 // would otherwise start, and fail inside Beam with a trace. Remote patterns
 // are listed by the job itself (listing a bucket of 100M objects from the
 // launcher would cost what the job's own listing does).
-func checkLocalInput(ctx context.Context, cfg configs.Config) error {
+func checkLocalInput(cfg configs.Config) error {
 	if strings.Contains(cfg.Input, "://") {
 		return nil
 	}
 	if readsOwnDatasets(cfg) {
 		return configs.Mistake(fmt.Errorf("the input pattern %q covers the output folder %q: the datasets this run replaces would be read as inputs", cfg.Input, cfg.Output))
 	}
-	m, err := pipelines.MatchFiles(ctx, cfg.Input, cfg.Output, 0)
+	found, err := pipelines.AnyLocalMatch(cfg.Input, cfg.Output)
 	if err != nil {
 		return configs.Mistake(err)
 	}
-	if len(m.Refs)+len(m.Dead) > 0 {
+	if found {
 		return nil
 	}
 	hint := ""
