@@ -2,6 +2,8 @@ package pipelines
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 
@@ -77,10 +79,10 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 // ids are all [UNK]. It returns the file's sha256, which the config hash
 // covers. Every error is the user's (configs.Mistake), naming text.vocab.
 func CheckVocab(ctx context.Context, path string) (sha string, err error) {
-	sha, err = VocabHash(ctx, path)
+	data, err := readVocabFile(ctx, path)
 	if err == nil {
 		var v *text.Vocab
-		if v, err = LoadVocab(ctx, path); err == nil {
+		if v, err = vocabOf(path, data); err == nil {
 			if err = text.CheckVocab(v); err != nil {
 				err = fmt.Errorf("vocab %s: %w", path, err)
 			}
@@ -89,7 +91,8 @@ func CheckVocab(ctx context.Context, path string) (sha string, err error) {
 	if err != nil {
 		return "", configs.Mistake(fmt.Errorf("text.vocab: %w", err))
 	}
-	return sha, nil
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Prepare removes the manifests of the datasets a run is about to replace,

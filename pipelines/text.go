@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -194,6 +193,11 @@ func LoadVocab(ctx context.Context, path string) (*text.Vocab, error) {
 	if err != nil {
 		return nil, err
 	}
+	return vocabOf(path, data)
+}
+
+// vocabOf parses the bytes of the vocab file at path.
+func vocabOf(path string, data []byte) (*text.Vocab, error) {
 	// A runner makes a DoFn instance per concurrent bundle, each loading the
 	// vocab: they share one per content (a Vocab is read-only), which saves
 	// several copies of its maps per worker.
@@ -215,17 +219,6 @@ var (
 	vocabsMu sync.Mutex
 	vocabs   = map[[sha256.Size]byte]*text.Vocab{}
 )
-
-// VocabHash is the sha256 of a vocab file: the labels depend on its content,
-// not its path.
-func VocabHash(ctx context.Context, path string) (string, error) {
-	data, err := readVocabFile(ctx, path)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
-}
 
 // maxVocabBytes bounds a vocab file (bert-base's is 231 KB).
 const maxVocabBytes = 64 << 20
