@@ -305,7 +305,7 @@ type deadlineReader struct {
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	if time.Now().After(d.deadline) {
+	if past(d.deadline) {
 		d.expired = true
 		return 0, errDeadline
 	}
@@ -317,7 +317,7 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 
 // ReadAt serves decoders that read at offsets (TIFF).
 func (d *deadlineReader) ReadAt(p []byte, off int64) (int, error) {
-	if time.Now().After(d.deadline) {
+	if past(d.deadline) {
 		d.expired = true
 		return 0, errDeadline
 	}

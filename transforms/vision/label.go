@@ -180,7 +180,7 @@ func (l *Labelers) label(seed int64, ex *Example, deadline time.Time) ([]Pending
 	for i, lab := range l.labelers {
 		cfg := l.configs[i]
 		for v := 0; v < lab.Variants(cfg); v++ {
-			if !deadline.IsZero() && time.Now().After(deadline) {
+			if past(deadline) {
 				return nil, errLabelDeadline
 			}
 			rng := seeding.New(seed, l.specs[i].Name, ex.Key, v)
@@ -255,6 +255,9 @@ func (f *labelFn) label(ctx context.Context, ref transforms.FileRef) labeled {
 	}
 	return labeled{ref: ref, rows: rows}
 }
+
+// past reports whether deadline, when not zero, has passed.
+func past(deadline time.Time) bool { return !deadline.IsZero() && time.Now().After(deadline) }
 
 // deadlineOf is the deadline of an input whose decode starts now, or zero
 // when im has no timeout.
@@ -346,11 +349,11 @@ func (p Plan) prepare(key, source string, data []byte, split configs.Split, dead
 	timeout := func(what string) (*Example, string, string, string) {
 		return nil, sinks.StageDecode, ReasonTimeout, fmt.Sprintf("%s %dx%d: %s past its deadline (image.timeout_s %gs)", p.hd.format, p.hd.w, p.hd.h, what, im.TimeoutSeconds)
 	}
-	if !deadline.IsZero() && time.Now().After(deadline) {
+	if past(deadline) {
 		return timeout("decode")
 	}
 	out := resize(img, im.Resize, im.Size, im.Filter)
-	if !deadline.IsZero() && time.Now().After(deadline) {
+	if past(deadline) {
 		return timeout("resize")
 	}
 	return &Example{
