@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the benchmark's photo set (not committed) in DIR (default
 # .cache/bench/photos): 10 real colour photos from 400 to 2560 px, by the
-# routes of shared/DATA.md —
+# following routes —
 #   5 committed fixtures of testdata/images (scikit-image and scikit-learn
 #     photos, 400 px wide: astronaut, chelsea, coffee, china, flower);
 #   5 nature photos of Debian's mate-backgrounds (GPL-2+; 1280×1024 to

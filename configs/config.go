@@ -23,7 +23,7 @@ import (
 
 // Config is one run of pretext.
 type Config struct {
-	// Seed drives every random choice (DESIGN.md invariant 1).
+	// Seed drives every random choice (docs/reliability.md, "Reproducible labels").
 	Seed int64 `yaml:"seed" json:"seed"`
 	// Input is a file pattern on any Beam filesystem; ** matches across folders.
 	Input string `yaml:"input" json:"-"`

@@ -3,7 +3,7 @@
 // per-bundle partitioned temporary files, the merge of those files into
 // Parquet shards, and the manifest that commits a dataset.
 //
-// How a dataset is written (DESIGN.md, "How the sink gets determinism"):
+// How a dataset is written, and why the output does not depend on bundling:
 //
 //  1. A DoFn that makes rows holds a Writer. The Writer splits rows by
 //     hash(key) mod num_shards into in-memory partitions and, at the end of a

@@ -1,6 +1,7 @@
 // Package seeding derives the per-element random generators that every pretext
 // task uses, so that a label depends only on (seed, task, key, variant) and never
-// on the runner, the bundle, the worker or the input order (DESIGN.md invariant 1).
+// on the runner, the bundle, the worker or the input order (docs/reliability.md,
+// "Reproducible labels").
 package seeding
 
 import (

@@ -76,8 +76,8 @@ type Instance struct {
 }
 
 // CreateInstances makes the instances of one document for one duplicate pass,
-// with the algorithm of create_instances_from_document (see
-// shared/spec/bert-pretraining-data.md). Random-next B sentences come from
+// with the algorithm of create_instances_from_document in google-research/
+// bert's create_pretraining_data.py. Random-next B sentences come from
 // others — the other documents of the document's group, never the document
 // itself — which fixes the reference's defect of labelling a same-document B
 // as random. rng must be seeded per (seed, task, document, dupe). With no
