@@ -17,7 +17,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 )
@@ -48,7 +52,10 @@ func init() {
 //   - the output folder, where it lies inside the input pattern, is left out
 //     with one warning line: its files are this run's, not inputs.
 //
-// Remote patterns (gs://, s3://) are listed by the Beam filesystem as they are.
+// On gs:// and s3:// a pattern matches the object names a local pattern
+// matches as paths ('/' separates folders), ** included: everything under
+// the pattern's fixed prefix is listed, at any depth, and filtered here (see
+// CheckPattern for what is refused).
 //
 // It expects PCollection<string> of patterns and returns
 // PCollection<transforms.FileRef>; PCollection<string> of outcomes (one
@@ -113,13 +120,13 @@ func MatchFiles(ctx context.Context, pattern, output string, limit int) (Matches
 	prefix := FixedPrefix(pattern)
 	re, err := globRegexp(pattern)
 	if err != nil {
-		return Matches{}, fmt.Errorf("pattern %q: %w", pattern, err)
+		return Matches{}, configs.Mistake(fmt.Errorf("pattern %q: %w", pattern, err))
 	}
 	var m Matches
 	if !strings.Contains(pattern, "://") {
 		m, err = walkLocal(pattern, prefix, output, re, os.ReadDir, false)
 	} else {
-		m.Refs, err = listRemote(ctx, pattern, prefix, re)
+		m.Refs, err = matchRemote(ctx, pattern, prefix, re)
 	}
 	if err != nil {
 		return Matches{}, err
@@ -407,7 +414,70 @@ func escapeName(s string) string {
 	return b.String()
 }
 
-func listRemote(ctx context.Context, pattern, prefix string, re *regexp.Regexp) ([]transforms.FileRef, error) {
+// CheckPattern refuses, as the user's mistake, a pattern that no listing
+// can match as documented: a glob that does not compile (an unclosed [), a
+// remote pattern whose bucket is not literal (s3://logs-*/… would need every
+// bucket listed), or ** on a remote filesystem other than gs:// and s3://,
+// whose Beam List globs with filepath.Match: its * stops at '/', so ** would
+// match one folder level there, silently. Local patterns need a listing to
+// be judged (see AnyLocalMatch).
+func CheckPattern(pattern string) error {
+	if _, err := globRegexp(pattern); err != nil {
+		return configs.Mistake(fmt.Errorf("pattern %q: %w", pattern, err))
+	}
+	i := strings.Index(pattern, "://")
+	if i < 0 {
+		return nil
+	}
+	scheme, fixed := pattern[:i], FixedPrefix(pattern)
+	if len(fixed) < i+3 || strings.IndexByte(fixed[i+3:], '/') <= 0 {
+		return configs.Mistake(fmt.Errorf("pattern %q: the bucket must be named in full, without wildcards (%s://BUCKET/PATH, %s://BUCKET/** for every object)", pattern, scheme, scheme))
+	}
+	if scheme != "gs" && scheme != "s3" && strings.Contains(pattern, "**") {
+		return configs.Mistake(fmt.Errorf("pattern %q: ** is not supported on %s:// (its listing matches one folder level per *); name each level with *, or use gs:// or s3://", pattern, scheme))
+	}
+	return nil
+}
+
+// remoteObject is one object of a bucket listing: its full name, scheme
+// and bucket included, and its size (-1 when the listing does not say).
+type remoteObject struct {
+	name string
+	size int64
+}
+
+// prefixLister lists every object whose full name starts with prefix, at
+// any depth. A bucket has no folders, so one listing by prefix holds the
+// whole tree under it; the pattern is then matched here, by the matcher a
+// local walk uses. Matching tests inject a fake.
+type prefixLister interface {
+	listPrefix(ctx context.Context, prefix string) ([]remoteObject, error)
+}
+
+// matchRemote lists a gs:// or s3:// pattern by its fixed prefix; any other
+// scheme (memfs:// in tests) by its Beam filesystem's List, which globs.
+func matchRemote(ctx context.Context, pattern, prefix string, re *regexp.Regexp) ([]transforms.FileRef, error) {
+	if err := CheckPattern(pattern); err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.HasPrefix(pattern, "s3://"):
+		// Beam's s3 filesystem builds its client the same way (the AWS
+		// SDK's default chain), so listing and reading see the same
+		// account and region.
+		cfg, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("matching %q: loading the AWS configuration: %w", pattern, err)
+		}
+		return listUnder(ctx, s3Lister{s3.NewFromConfig(cfg)}, pattern, prefix, re)
+	case strings.HasPrefix(pattern, "gs://"):
+		fsys, err := filesystem.New(ctx, pattern)
+		if err != nil {
+			return nil, err
+		}
+		defer fsys.Close()
+		return listUnder(ctx, gcsLister{fsys}, pattern, prefix, re)
+	}
 	fsys, err := filesystem.New(ctx, pattern)
 	if err != nil {
 		return nil, err
@@ -417,14 +487,80 @@ func listRemote(ctx context.Context, pattern, prefix string, re *regexp.Regexp) 
 	if err != nil {
 		return nil, fmt.Errorf("matching %q: %w", pattern, err)
 	}
+	objs := make([]remoteObject, len(names))
+	for i, n := range names {
+		objs[i] = remoteObject{n, -1}
+	}
+	return remoteRefs(objs, prefix, re), nil
+}
+
+// listUnder lists everything under prefix with l and keeps what pattern
+// (compiled as re) matches.
+func listUnder(ctx context.Context, l prefixLister, pattern, prefix string, re *regexp.Regexp) ([]transforms.FileRef, error) {
+	objs, err := l.listPrefix(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("matching %q: %w", pattern, err)
+	}
+	return remoteRefs(objs, prefix, re), nil
+}
+
+// remoteRefs keeps the objects that re matches; a name ending in '/' is a
+// folder marker (consoles create them), never an input.
+func remoteRefs(objs []remoteObject, prefix string, re *regexp.Regexp) []transforms.FileRef {
 	var refs []transforms.FileRef
-	for _, n := range names {
-		if strings.HasSuffix(n, "/") || !re.MatchString(n) {
+	for _, o := range objs {
+		if strings.HasSuffix(o.name, "/") || !re.MatchString(o.name) {
 			continue
 		}
-		refs = append(refs, transforms.FileRef{Source: n, Key: keyOf(n, prefix), Size: -1})
+		refs = append(refs, transforms.FileRef{Source: o.name, Key: keyOf(o.name, prefix), Size: o.size})
 	}
-	return refs, nil
+	return refs
+}
+
+// s3Lister lists an S3 bucket by prefix, page after page. Beam's s3 List
+// cannot serve: it matches keys with filepath.Match, which has no **, so
+// s3://bucket/raw/**/*.mp4 matched only raw/x/*.mp4. The sizes come with the
+// listing, which saves the text pipeline a request per file.
+type s3Lister struct{ client s3.ListObjectsV2APIClient }
+
+func (l s3Lister) listPrefix(ctx context.Context, prefix string) ([]remoteObject, error) {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(prefix, "s3://"), "/")
+	p := s3.NewListObjectsV2Paginator(l.client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(key)})
+	var objs []remoteObject
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing s3://%s/%s: %w", bucket, key, err)
+		}
+		for _, o := range page.Contents {
+			size := int64(-1)
+			if o.Size != nil {
+				size = *o.Size
+			}
+			objs = append(objs, remoteObject{"s3://" + bucket + "/" + aws.ToString(o.Key), size})
+		}
+	}
+	return objs, nil
+}
+
+// gcsLister lists a GCS bucket by prefix through Beam's gcs filesystem,
+// whose List already recurses for PREFIX**: it lists the objects under the
+// pattern's text before its first '*' and keeps those its regexp (** as .*)
+// matches, which under a prefix free of wildcards is all of them. Its own
+// use of a pattern is not exact: a ? or [ before the first * is taken as
+// part of the listed prefix, so gs://b/cam[12]/*.mp4 listed nothing.
+type gcsLister struct{ fsys filesystem.Interface }
+
+func (l gcsLister) listPrefix(ctx context.Context, prefix string) ([]remoteObject, error) {
+	names, err := l.fsys.List(ctx, prefix+"**")
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]remoteObject, len(names))
+	for i, n := range names {
+		objs[i] = remoteObject{n, -1}
+	}
+	return objs, nil
 }
 
 func keyOf(name, prefix string) string {
