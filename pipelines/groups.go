@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -18,26 +19,35 @@ func init() {
 	beam.RegisterType(typeOf[BucketJob]())
 }
 
-// BucketJob is one bucket to cut into groups, with the file lists of every
-// bucket of the run (where neighbourGroup looks when the bucket holds one
-// document).
+// BucketJob is one bucket to cut into groups, with the file list of the
+// bucket after it (in bucket order, wrapping): where neighbourGroup looks
+// when the bucket holds one document. Next has no names when the run has
+// one bucket.
 type BucketJob struct {
 	Bucket BucketFiles
-	All    []BucketFiles
+	Next   BucketFiles
 }
 
 // bucketJobs turns PCollection<BucketFiles> (one per bucket) into
-// PCollection<BucketJob>. Every job carries all the file lists (names only)
-// as data rather than as a side input: prism keeps rescheduling a stage that
-// reads a side input for as long as its bundle runs, a busy loop that took
-// 1.5 million turns and a third of the CPU of a 4-second text run at
-// GOMAXPROCS=1. The reshuffle spreads the jobs over workers again after the
-// one-key group.
+// PCollection<BucketJob>. A job carries its own file list and the next
+// bucket's (names only), as data rather than as a side input: prism keeps
+// rescheduling a stage that reads a side input for as long as its bundle
+// runs, a busy loop that took 1.5 million turns and a third of the CPU of a
+// 4-second text run at GOMAXPROCS=1. Every file list travels twice, so the
+// jobs' bytes grow with the number of bucket files, not with buckets ×
+// files (a job carrying every list was 148 MB at 1,024 buckets of 1,000
+// files; TestBucketJobsPayload). The one-key group that finds each
+// bucket's next holds every list once, on one worker. The reshuffle spreads
+// the jobs over workers again after it.
 func bucketJobs(s beam.Scope, buckets beam.PCollection) beam.PCollection {
 	s = s.Scope("bucketJobs")
 	return beam.Reshuffle(s, beam.ParDo(s, fanOutBuckets, beam.GroupByKey(s, beam.AddFixedKey(s, buckets))))
 }
 
+// fanOutBuckets pairs each bucket with the next one present. Every bucket
+// present holds a document (a bucket file is written only for a partition
+// that holds rows), so the next one present is the first, in bucket order,
+// that holds any: the bucket neighbourGroup takes its group from.
 func fanOutBuckets(_ int, buckets func(*BucketFiles) bool, emit func(BucketJob)) {
 	var all []BucketFiles
 	var b BucketFiles
@@ -45,8 +55,12 @@ func fanOutBuckets(_ int, buckets func(*BucketFiles) bool, emit func(BucketJob))
 		all = append(all, b)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].Bucket < all[j].Bucket })
-	for _, b := range all {
-		emit(BucketJob{Bucket: b, All: all})
+	for i, b := range all {
+		job := BucketJob{Bucket: b}
+		if len(all) > 1 {
+			job.Next = all[(i+1)%len(all)]
+		}
+		emit(job)
 	}
 }
 
@@ -54,11 +68,10 @@ func fanOutBuckets(_ int, buckets func(*BucketFiles) bool, emit func(BucketJob))
 // pipeline's documents (random-next sentences come from the group) and the
 // video pipeline's videos (other_video audio comes from the group).
 type grouping[T sinks.Row] struct {
-	size       int            // documents per group
-	maxBytes   int64          // bytes per group; 0: no limit
-	bytes      func(*T) int64 // a document's size, when maxBytes > 0
-	numBuckets int            // buckets in all, for the neighbour's order
-	trim       func(*T)       // applied to the neighbour's documents; may be nil
+	size     int            // documents per group
+	maxBytes int64          // bytes per group; 0: no limit
+	bytes    func(*T) int64 // a document's size, when maxBytes > 0
+	trim     func(*T)       // applied to the neighbour's documents; may be nil
 }
 
 // eachGroup streams the documents of bucket b (merged in key order) into
@@ -105,7 +118,7 @@ func eachGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, job Bu
 	}
 	for len(groups) > 0 {
 		if len(groups) == 1 && len(groups[0]) == 1 {
-			extra, err := neighbourGroup(ctx, fs, b.Bucket, job.All, g, full)
+			extra, err := neighbourGroup(ctx, fs, job.Next, g, full)
 			if err != nil {
 				return err
 			}
@@ -121,42 +134,35 @@ func eachGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, job Bu
 	return nil
 }
 
-// neighbourGroup returns the first group of the next bucket (in bucket
-// order, wrapping) that holds any document.
-func neighbourGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, bucket int, all []BucketFiles, g grouping[T], full func(int, int64) bool) ([]T, error) {
-	var buckets []BucketFiles
-	for _, b := range all {
-		if b.Bucket != bucket {
-			buckets = append(buckets, b)
-		}
+// neighbourGroup returns the first group of the bucket next, nil when
+// there is none.
+func neighbourGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, next BucketFiles, g grouping[T], full func(int, int64) bool) ([]T, error) {
+	if len(next.Names) == 0 {
+		return nil, nil
 	}
-	n := g.numBuckets
-	sort.Slice(buckets, func(i, j int) bool {
-		return (buckets[i].Bucket-bucket+n)%n < (buckets[j].Bucket-bucket+n)%n
-	})
+	var docs []T
+	var size int64
 	errEnough := errors.New("enough")
-	for _, nb := range buckets {
-		var docs []T
-		var size int64
-		_, err := sinks.MergeRows(ctx, fs, nb.Names, func(d T) error {
-			if g.trim != nil {
-				g.trim(&d)
-			}
-			docs = append(docs, d)
-			if g.maxBytes > 0 {
-				size += g.bytes(&d)
-			}
-			if full(len(docs), size) {
-				return errEnough
-			}
-			return nil
-		})
-		if err != nil && err != errEnough {
-			return nil, err
+	_, err := sinks.MergeRows(ctx, fs, next.Names, func(d T) error {
+		if g.trim != nil {
+			g.trim(&d)
 		}
-		if len(docs) > 0 {
-			return docs, nil
+		docs = append(docs, d)
+		if g.maxBytes > 0 {
+			size += g.bytes(&d)
 		}
+		if full(len(docs), size) {
+			return errEnough
+		}
+		return nil
+	})
+	if err != nil && err != errEnough {
+		return nil, err
 	}
-	return nil, nil
+	if len(docs) == 0 {
+		// Every bucket file holds a row: a bucket without one would make
+		// the neighbour depend on which buckets were written.
+		return nil, fmt.Errorf("bucket %d: its %d files hold no document", next.Bucket, len(next.Names))
+	}
+	return docs, nil
 }

@@ -463,7 +463,7 @@ func (f *instancesFn) bucket(ctx context.Context, job BucketJob) bucketDone {
 		}
 		return dst
 	}
-	g := grouping[TextDoc]{size: f.Text.GroupSize, numBuckets: f.Text.NumBuckets}
+	g := grouping[TextDoc]{size: f.Text.GroupSize}
 	err = eachGroup(ctx, fs, job, g, func(group, extra []TextDoc) error {
 		docs = asDocs(docs[:0], group)
 		if extra == nil {

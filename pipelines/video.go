@@ -554,8 +554,7 @@ func (f *pairsFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp fu
 	}
 	g := grouping[VideoDoc]{
 		size: f.Video.GroupSize, maxBytes: int64(f.Video.GroupMB) << 20,
-		bytes:      func(d *VideoDoc) int64 { return int64(d.RowBytes()) },
-		numBuckets: f.Video.NumBuckets,
+		bytes: func(d *VideoDoc) int64 { return int64(d.RowBytes()) },
 		// A neighbour's videos give only their audio: frames are dropped on arrival.
 		trim: func(d *VideoDoc) { d.Frames = nil },
 	}
