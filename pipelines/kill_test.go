@@ -2,6 +2,8 @@ package pipelines
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -35,18 +37,25 @@ func manyImages(t *testing.T, n int) string {
 	return in
 }
 
-// finalNames lists the files under out that carry a final shard name or are
-// manifests.
-func finalNames(t *testing.T, out string) []string {
+// finalFiles maps each file of out's dataset folders (everything but
+// OUT/.pretext) to the sha256 of its bytes.
+func finalFiles(t *testing.T, out string) map[string]string {
 	t.Helper()
-	var found []string
+	found := map[string]string{}
 	err := filepath.Walk(out, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		base := filepath.Base(p)
-		if shard, _ := filepath.Match("*-?????-of-?????.parquet", base); shard || base == sinks.ManifestName {
-			found = append(found, p)
+		if info.IsDir() && info.Name() == ".pretext" {
+			return filepath.SkipDir
+		}
+		if !info.IsDir() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			found[strings.TrimPrefix(p, out)] = hex.EncodeToString(sum[:8])
 		}
 		return nil
 	})
@@ -56,27 +65,26 @@ func finalNames(t *testing.T, out string) []string {
 	return found
 }
 
-// A pretext run killed with SIGKILL — while bundles write temporary files,
-// or once shards are being merged into the staging folder — leaves no file
-// under a final shard name and no manifest (the old one went before the run
-// started), so every reader refuses the folder as incomplete. A rerun into
-// the same folder then commits the dataset and leaves nothing of the killed
-// run behind.
+// A pretext rerun killed with SIGKILL — while bundles write temporary
+// files, or once shards are being merged into the staging folder — leaves
+// the committed dataset as it was: the same manifests, the same shards, no
+// file of the killed run in a dataset folder (its staging and its lease stay
+// in OUT/.pretext). The next run takes over the dead run's lease, removes
+// its staging and commits; nothing of the killed run is left behind.
 func TestKilledRunPublishesNothing(t *testing.T) {
 	bin := pretextBinary(t)
 	in := manyImages(t, 60)
 	for _, phase := range []struct{ name, glob string }{
-		{"writing temporary files", "*/.staging-*/tmp-*"},
-		{"merging shards", "*/.staging-*/*.staged"},
+		{"writing temporary files", ".pretext/runs/*/*.staging/tmp-*"},
+		{"merging shards", ".pretext/runs/*/*.staging/*.staged"},
 	} {
 		t.Run(phase.name, func(t *testing.T) {
 			out := t.TempDir()
-			// The manifest of an earlier run, which the new run replaces.
-			old := filepath.Join(out, "colorize", sinks.ManifestName)
-			os.MkdirAll(filepath.Dir(old), 0o755)
-			if err := os.WriteFile(old, []byte(`{"task":"colorize","shards":[]}`), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			// The dataset of an earlier run, which the new run would replace.
+			cfg := quickstart(t, out)
+			cfg.Input = filepath.Join(repo, "testdata", "images", "photos") + "/*.jpg"
+			runVision(t, "prism", cfg)
+			before := finalFiles(t, out)
 			cmd := exec.Command(bin, "run", "--config", filepath.Join(repo, "configs", "quickstart.yaml"),
 				"--input", in+"/*.jpg", "--output", out, "--progress", "0")
 			var stderr bytes.Buffer
@@ -106,17 +114,14 @@ func TestKilledRunPublishesNothing(t *testing.T) {
 				t.Fatalf("run not killed: %v", err)
 			}
 			t.Logf("killed while %s (%s seen)", phase.name, filepath.Base(reached[0]))
-			if names := finalNames(t, out); len(names) > 0 {
-				t.Errorf("after SIGKILL: %v", names)
+			if after := finalFiles(t, out); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("after SIGKILL the datasets hold\n%v\nwant as before\n%v", after, before)
 			}
 			for _, ds := range []string{"colorize", "denoise", "inpaint", sinks.DeadLetters} {
-				if _, err := sinks.ReadManifest(t.Context(), filepath.Join(out, ds)); !errors.Is(err, sinks.ErrIncomplete) {
-					t.Errorf("%s after SIGKILL: %v, want ErrIncomplete", ds, err)
-				}
+				verify(t, filepath.Join(out, ds), ds)
 			}
 
 			// A rerun into the same folder.
-			cfg := quickstart(t, out)
 			cfg.Input = in + "/*.jpg"
 			ms := runVision(t, "prism", cfg)
 			if ms["colorize"].Inputs != 60 || ms["colorize"].Labeled != 60 {
@@ -137,6 +142,9 @@ func TestKilledRunPublishesNothing(t *testing.T) {
 				if strings.Join(got, ",") != strings.Join(want, ",") {
 					t.Errorf("%s after the rerun holds %v, want its manifest and shards %v", name, got, want)
 				}
+			}
+			if left, _ := filepath.Glob(filepath.Join(out, ".pretext", "runs", "*")); len(left) > 0 {
+				t.Errorf("after the rerun, OUT/.pretext still holds %v", left)
 			}
 		})
 	}

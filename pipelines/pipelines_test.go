@@ -67,9 +67,11 @@ func runVision(t *testing.T, runner string, cfg configs.Config) map[string]*sink
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := plan.Prepare(ctx); err != nil {
+	hold, err := plan.Prepare(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer hold.Release(ctx)
 	p, s := beam.NewPipelineWithRoot()
 	Vision(s, cfg, plan)
 	if _, err := beam.Run(ctx, runner, p); err != nil {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -20,6 +23,7 @@ import (
 // Plan is what a run writes: one dataset per task plus the dead letters.
 type Plan struct {
 	RunID   string
+	Output  string // OUT, the folder every dataset of the run goes in
 	Commits []sinks.Commit
 	// TaskConfigs are the tasks' configs as JSON, the form DoFns carry them in.
 	TaskConfigs map[string][]byte
@@ -28,7 +32,7 @@ type Plan struct {
 // NewPlan derives the datasets of a run from a validated config. runID only
 // names staging folders; it never reaches the output's bytes.
 func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error) {
-	p := Plan{RunID: runID, TaskConfigs: map[string][]byte{}}
+	p := Plan{RunID: runID, Output: cfg.Output, TaskConfigs: map[string][]byte{}}
 	buffer := cfg.Sink.BufferMB << 20
 	var extra map[string]string
 	if cfg.Modality == "text" {
@@ -95,30 +99,94 @@ func CheckVocab(ctx context.Context, path string) (sha string, err error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Prepare removes the manifests of the datasets a run is about to replace,
-// before anything else is written: from then on a reader sees the folder as
-// incomplete until the new manifest lands.
-func (p Plan) Prepare(ctx context.Context) error {
-	for _, c := range p.Commits {
-		fs, err := filesystem.New(ctx, c.Dir)
-		if err != nil {
-			return err
-		}
-		found, err := fs.List(ctx, c.ManifestPath())
-		if err == nil && len(found) > 0 {
-			rm, ok := fs.(filesystem.Remover)
-			if !ok {
-				fs.Close()
-				return fmt.Errorf("cannot remove the old manifest %s", c.ManifestPath())
-			}
-			if err := rm.Remove(ctx, c.ManifestPath()); err != nil {
-				fs.Close()
-				return fmt.Errorf("removing the old manifest: %w", err)
-			}
-		}
-		fs.Close()
+// Hold is a prepared run's hold on its output folder: the lease that keeps
+// every other run out until Release, and what the output held before.
+type Hold struct {
+	plan  Plan
+	lease *sinks.Lease
+	// Recovered says what Prepare did about earlier runs: interrupted swaps
+	// completed or rolled back, staging of dead runs removed.
+	Recovered []string
+	before    map[string]string // dataset → sha256 of its manifest before the run, "" for none
+}
+
+// Prepare takes the output folder's lease, so that no other run writes it
+// until Release, and clears up after earlier runs (sinks.Recover). It
+// removes nothing a reader uses: every committed dataset stays valid until
+// this run's commit replaces it. Another live run's lease is the user's
+// situation: a configs.Mistake naming that run.
+func (p Plan) Prepare(ctx context.Context) (*Hold, error) {
+	lease, err := sinks.AcquireLease(ctx, p.Output, p.RunID)
+	var held *sinks.HeldError
+	if errors.As(err, &held) {
+		return nil, configs.Mistake(err)
 	}
-	return nil
+	if err != nil {
+		return nil, err
+	}
+	h := &Hold{plan: p, lease: lease, before: map[string]string{}}
+	if h.Recovered, err = sinks.Recover(ctx, p.Output); err != nil {
+		lease.Release(ctx)
+		return nil, err
+	}
+	for _, c := range p.Commits {
+		h.before[c.Name] = manifestSum(ctx, c.ManifestPath())
+	}
+	return h, nil
+}
+
+// Release removes what is left of the run in OUT/.pretext (nothing, after
+// a commit) and gives the lease back.
+func (h *Hold) Release(ctx context.Context) error {
+	err := sinks.RemoveRun(ctx, h.plan.Output, h.plan.RunID)
+	return errors.Join(err, h.lease.Release(ctx))
+}
+
+// Outcome says, dataset by dataset, what a run that ended early leaves: the
+// previous dataset kept as it was, or this run's, where its commit got
+// through.
+func (h *Hold) Outcome(ctx context.Context) string {
+	var kept, committed, none []string
+	for _, c := range h.plan.Commits {
+		switch now := manifestSum(ctx, c.ManifestPath()); {
+		case now == h.before[c.Name] && now == "":
+			none = append(none, c.Name)
+		case now == h.before[c.Name]:
+			kept = append(kept, c.Name)
+		default:
+			committed = append(committed, c.Name)
+		}
+	}
+	var parts []string
+	if len(kept) > 0 {
+		parts = append(parts, "kept the previous "+strings.Join(kept, ", ")+" as they were")
+	}
+	if len(committed) > 0 {
+		parts = append(parts, "committed this run's "+strings.Join(committed, ", "))
+	}
+	if len(none) > 0 {
+		parts = append(parts, "no dataset yet for "+strings.Join(none, ", "))
+	}
+	return fmt.Sprintf("%s in %s; removed this run's staging (%s)", strings.Join(parts, "; "), h.plan.Output, sinks.RunDir(h.plan.Output, h.plan.RunID))
+}
+
+// manifestSum is the sha256 of the manifest at name, or "" if none is there.
+func manifestSum(ctx context.Context, name string) string {
+	fs, err := filesystem.New(ctx, name)
+	if err != nil {
+		return ""
+	}
+	defer fs.Close()
+	r, err := fs.OpenRead(ctx, name)
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(r, 64<<20)); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Build adds the pipeline of cfg's modality to s and returns

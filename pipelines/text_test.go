@@ -37,9 +37,11 @@ func runText(t testing.TB, runner string, cfg configs.Config) map[string]*sinks.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := plan.Prepare(ctx); err != nil {
+	hold, err := plan.Prepare(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer hold.Release(ctx)
 	p, s := beam.NewPipelineWithRoot()
 	Build(s, cfg, plan)
 	if _, err := beam.Run(ctx, runner, p); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -236,9 +237,13 @@ func TestCommitRetryIsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The failed attempt moved the first shards, then died.
+			// The failed attempt moved the first shards into the new folder,
+			// then died.
+			if err := os.MkdirAll(c.NextDir(), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			for _, sh := range staged[:moved] {
-				if err := os.Rename(sh.Staged, c.ShardName(sh.Partition)); err != nil {
+				if err := os.Rename(sh.Staged, Join(c.NextDir(), path.Base(c.ShardName(sh.Partition)))); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -284,7 +289,10 @@ func TestCommitRetryRefusesOtherBytes(t *testing.T) {
 	if err := os.Remove(staged[0].Staged); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(c.ShardName(0), other, 0o644); err != nil {
+	if err := os.MkdirAll(c.NextDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(Join(c.NextDir(), path.Base(c.ShardName(0))), other, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err = commitStaged(c, staged, int64(len(rows)), int64(len(rows)))
@@ -389,6 +397,9 @@ func (d *fullDisk) Size(_ context.Context, name string) (int64, error) {
 func (d *fullDisk) Remove(_ context.Context, name string) error { return os.Remove(local(name)) }
 
 func (d *fullDisk) Rename(_ context.Context, from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(local(to)), 0o755); err != nil {
+		return err
+	}
 	return os.Rename(local(from), local(to))
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -306,6 +307,19 @@ func (f *commitFn) commit(ctx context.Context, name string, stagedIter func(*Sta
 	}
 	defer fs.Close()
 
+	var prev *Manifest
+	names := make([]string, c.NumShards)
+	if IsLocal(c.Dir) {
+		for k := range names {
+			names[k] = path.Base(c.ShardName(k))
+		}
+	} else {
+		// The committed manifest, if any, decides the new shards' names.
+		if prev, err = ReadManifest(ctx, c.Dir); err != nil && !errors.Is(err, ErrIncomplete) {
+			prev = nil // a manifest that does not parse names nothing to keep
+		}
+		names = objectShardNames(c, prev)
+	}
 	m := &Manifest{
 		Task: c.Task, SchemaVersion: SchemaVersion, PretextVersion: Version,
 		Seed: c.Seed, ConfigHash: c.ConfigHash, Config: c.Config,
@@ -313,34 +327,25 @@ func (f *commitFn) commit(ctx context.Context, name string, stagedIter func(*Sta
 		DeadLetters: counts.DeadTotal(), DeadLetterReasons: counts.Dead,
 		Stats: map[string]int64{}, Info: c.Info, Shards: []ShardEntry{},
 	}
-	final := map[string]bool{}
 	for k, sh := range shards {
-		dst := c.ShardName(k)
-		if err := publish(ctx, fs, sh, dst); err != nil {
-			return "", fmt.Errorf("sinks: publishing %s: %w", dst, err)
-		}
-		final[dst] = true
 		m.Rows += sh.Rows
 		for s, n := range sh.Stats {
 			m.Stats[s] += n
 		}
-		m.Shards = append(m.Shards, ShardEntry{Path: path.Base(dst), Rows: sh.Rows, Bytes: sh.Bytes, SHA256: sh.SHA256})
+		m.Shards = append(m.Shards, ShardEntry{Path: names[k], Rows: sh.Rows, Bytes: sh.Bytes, SHA256: sh.SHA256})
 	}
 	m.Rates = ratesOf(m.Stats)
-	if err := removeStale(ctx, fs, c, final); err != nil {
-		return "", err
-	}
 	data, err := m.encode()
 	if err != nil {
 		return "", err
 	}
-	// Written under a temporary name and renamed, so a reader never sees half a manifest.
-	tmp := Join(c.Dir, "."+ManifestName+".tmp")
-	if err := filesystem.Write(ctx, fs, tmp, data); err != nil {
-		return "", fmt.Errorf("sinks: writing manifest: %w", err)
+	if IsLocal(c.Dir) {
+		err = commitLocal(ctx, fs, c, shards, names, data)
+	} else {
+		err = commitObjects(ctx, fs, c, shards, names, prev, data)
 	}
-	if err := filesystem.Rename(ctx, fs, tmp, c.ManifestPath()); err != nil {
-		return "", fmt.Errorf("sinks: publishing manifest: %w", err)
+	if err != nil {
+		return "", err
 	}
 	return c.ManifestPath(), nil
 }
@@ -380,45 +385,6 @@ func holds(ctx context.Context, fs filesystem.Interface, name string, size int64
 		return false, err
 	}
 	return hex.EncodeToString(h.Sum(nil)) == sum, nil
-}
-
-// removeStale deletes what is left of this and earlier runs in the dataset
-// folder: staging folders (temporary files of every bundle attempt, committed
-// or not) and shards of an earlier run that this run did not replace (an
-// earlier num_shards).
-func removeStale(ctx context.Context, fs filesystem.Interface, c Commit, keep map[string]bool) error {
-	rm, ok := fs.(filesystem.Remover)
-	if !ok {
-		return fmt.Errorf("sinks: the filesystem of %s cannot remove files", c.Dir)
-	}
-	var stale []string
-	for _, glob := range []string{Join(c.Dir, c.Name+"-*-of-*.parquet"), Join(c.Dir, ".staging-*/*")} {
-		found, err := fs.List(ctx, glob)
-		if err != nil {
-			return fmt.Errorf("sinks: listing %s: %w", glob, err)
-		}
-		for _, f := range found {
-			if !keep[f] {
-				stale = append(stale, f)
-			}
-		}
-	}
-	for _, f := range stale {
-		if err := rm.Remove(ctx, f); err != nil {
-			return fmt.Errorf("sinks: removing %s: %w", f, err)
-		}
-	}
-	// Local folders outlive their files; object stores have no folders.
-	dirs, err := fs.List(ctx, Join(c.Dir, ".staging-*"))
-	if err != nil {
-		return err
-	}
-	for _, d := range dirs {
-		if err := rm.Remove(ctx, d); err != nil {
-			return fmt.Errorf("sinks: removing %s: %w", d, err)
-		}
-	}
-	return nil
 }
 
 // tallyFn counts outcome strings.

@@ -163,11 +163,13 @@ func (w *recordingWriter) Close() error {
 }
 
 // On an object store, a shard is visible only with its complete final bytes,
-// and only from the commit on; the manifest is the last object to appear, and
-// when it does, the folder holds exactly the shards it lists. A temporary file
-// left by a failed bundle attempt is never published and is removed. A rerun
-// with fewer shards leaves none of the earlier run's objects behind. The
-// shards' bytes are those of the same rows written to local disk.
+// and only from the commit on; the manifest appears (or changes) in one move
+// of a complete hidden object, after every shard it lists; until then a
+// rerun leaves the previous dataset (manifest and shards) exactly as it was.
+// A temporary file left by a failed bundle attempt is never published and is
+// removed. A rerun with fewer shards leaves none of the earlier run's objects
+// behind, and a third run goes back to the plain shard names. The shards'
+// bytes are those of the same rows written to local disk.
 func TestObjectStoreCommitIsAtomic(t *testing.T) {
 	ctx := context.Background()
 	rows := testRows(300)
@@ -190,7 +192,7 @@ func TestObjectStoreCommitIsAtomic(t *testing.T) {
 
 			s.watch(c.Dir)
 			m := writeDataset(t, c, rows, 64)
-			checkPublishedAtomically(t, c, m, s.recorded())
+			checkPublishedAtomically(t, store, c, m, nil, s.recorded())
 			for _, sh := range append(m.Shards, ShardEntry{Path: ManifestName}) {
 				got := readObject(t, store, Join(c.Dir, sh.Path))
 				if !bytes.Equal(got, want[sh.Path]) {
@@ -199,16 +201,25 @@ func TestObjectStoreCommitIsAtomic(t *testing.T) {
 			}
 			checkClean(t, store, c)
 
-			// A rerun into the same folder, with 2 shards instead of 4. Plan.Prepare
-			// removes the old manifest before the run, as here.
-			if err := store.(filesystem.Remover).Remove(ctx, c.ManifestPath()); err != nil {
-				t.Fatal(err)
+			// Reruns into the same folder, with 2 shards instead of 4 (the
+			// plain names are free), then 2 again (they are the old
+			// manifest's: the run's own names), then 2 again (free again).
+			// The old manifest stays until the new one replaces it.
+			for _, run := range []struct {
+				id     string
+				shards int
+				alt    bool
+			}{{"r2", 2, false}, {"r3", 2, true}, {"r4", 2, false}} {
+				prev := m
+				c.NumShards, c.RunID = run.shards, run.id
+				s.watch(c.Dir)
+				m = writeDataset(t, c, rows, 64)
+				checkPublishedAtomically(t, store, c, m, prev, s.recorded())
+				checkClean(t, store, c)
+				if got := strings.Contains(m.Shards[0].Path, run.id); got != run.alt {
+					t.Errorf("run %s named its shards %s, %s", run.id, m.Shards[0].Path, m.Shards[1].Path)
+				}
 			}
-			c.NumShards, c.RunID = 2, "r2"
-			s.watch(c.Dir)
-			m = writeDataset(t, c, rows, 64)
-			checkPublishedAtomically(t, c, m, s.recorded())
-			checkClean(t, store, c)
 		})
 	}
 }
@@ -227,13 +238,28 @@ func readObject(t *testing.T, fs filesystem.Interface, name string) []byte {
 	return b
 }
 
-// checkPublishedAtomically checks the changes a run made to c's folder.
-func checkPublishedAtomically(t *testing.T, c Commit, m *Manifest, events []storeEvent) {
+func sumOf(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// checkPublishedAtomically checks the changes a run made to c's folder; prev
+// is the manifest committed before the run, or nil.
+func checkPublishedAtomically(t *testing.T, store filesystem.Interface, c Commit, m, prev *Manifest, events []storeEvent) {
 	t.Helper()
 	final := map[string]string{} // shard name → sha256 the manifest lists
 	for _, sh := range m.Shards {
 		final[Join(c.Dir, sh.Path)] = sh.SHA256
 	}
+	old := map[string]string{}
+	var oldManifest string
+	if prev != nil {
+		for _, sh := range prev.Shards {
+			old[Join(c.Dir, sh.Path)] = sh.SHA256
+		}
+		oldManifest = events[0].visible[c.ManifestPath()]
+	}
+	newManifest := sumOf(readObject(t, store, c.ManifestPath()))
 	isShardName := func(name string) bool {
 		base, ok := strings.CutPrefix(name, c.Dir+"/")
 		matched, _ := path.Match(c.Name+"-*-of-*.parquet", base)
@@ -242,42 +268,11 @@ func checkPublishedAtomically(t *testing.T, c Commit, m *Manifest, events []stor
 	if len(events) == 0 {
 		t.Fatal("the run changed nothing on the store")
 	}
-	writes, lastStaged, firstShard := 0, -1, -1
-	for i, e := range events {
-		if e.op == "write" && strings.HasSuffix(e.name, ".staged") {
-			lastStaged = i
-		}
-		if firstShard < 0 {
-			for name := range final {
-				if _, ok := e.visible[name]; ok {
-					firstShard = i
-				}
-			}
-		}
-		if e.op == "open" {
-			writes++
-			if isShardName(e.name) || e.name == c.ManifestPath() {
-				t.Errorf("event %d: %s opened for writing under its final name", i, e.name)
-			}
-			base, _ := strings.CutPrefix(e.name, c.Dir+"/")
-			if !strings.HasPrefix(e.name, c.StagingDir()+"/") && !strings.HasPrefix(base, ".") {
-				t.Errorf("event %d: %s written outside the staging folder under a name readers see", i, e.name)
-			}
-		}
-		for name, sum := range e.visible {
-			if want, listed := final[name]; listed && sum != want {
-				t.Errorf("event %d (%s %s): %s is visible with bytes other than its final ones", i, e.op, path.Base(e.name), path.Base(name))
-			}
-		}
-	}
-	if firstShard <= lastStaged {
-		t.Errorf("a shard appeared (change %d) before every shard was staged (change %d)", firstShard, lastStaged)
-	}
-	// The manifest appears by a move of a complete hidden object (rename, or
-	// copy then remove); after it, only that hidden source may go.
+	// The manifest appears (or changes) by a move of a complete hidden
+	// object (rename, or copy then remove).
 	appeared := -1
 	for i, e := range events {
-		if _, ok := e.visible[c.ManifestPath()]; ok {
+		if e.visible[c.ManifestPath()] == newManifest {
 			appeared = i
 			break
 		}
@@ -288,28 +283,71 @@ func checkPublishedAtomically(t *testing.T, c Commit, m *Manifest, events []stor
 	if e := events[appeared]; e.name != c.ManifestPath() || (e.op != "rename" && e.op != "copy") {
 		t.Errorf("the manifest appeared by %s %s; want it moved into place", e.op, e.name)
 	}
-	for i, e := range events[appeared+1:] {
-		base, _ := strings.CutPrefix(e.name, c.Dir+"/")
-		if e.op != "remove" || !strings.HasPrefix(base, ".") {
-			t.Errorf("event %d (%s %s) after the manifest appeared: only the removal of its hidden source may follow", appeared+1+i, e.op, e.name)
+	writes, lastStaged, firstShard := 0, -1, -1
+	for i, e := range events {
+		if e.op == "write" && strings.HasSuffix(e.name, ".staged") {
+			lastStaged = i
 		}
-		if _, ok := e.visible[c.ManifestPath()]; !ok {
-			t.Errorf("event %d: the manifest disappeared", appeared+1+i)
+		if firstShard < 0 {
+			for name := range final {
+				if _, ok := e.visible[name]; ok && old[name] == "" {
+					firstShard = i
+				}
+			}
+		}
+		if e.op == "open" {
+			writes++
+			if isShardName(e.name) || e.name == c.ManifestPath() {
+				t.Errorf("event %d: %s opened for writing under its final name", i, e.name)
+			}
+			base, _ := strings.CutPrefix(e.name, c.Dir+"/")
+			if !strings.HasPrefix(e.name, c.RunDir()+"/") && !strings.HasPrefix(base, ".") {
+				t.Errorf("event %d: %s written outside the run's folder under a name readers see", i, e.name)
+			}
+		}
+		for name, sum := range e.visible {
+			if want, listed := final[name]; listed && sum != want && i >= appeared {
+				t.Errorf("event %d (%s %s): %s is visible with bytes other than its final ones", i, e.op, path.Base(e.name), path.Base(name))
+			}
+		}
+		if i < appeared && prev != nil {
+			// Until the new manifest lands, the old dataset is intact.
+			if e.visible[c.ManifestPath()] != oldManifest {
+				t.Errorf("event %d (%s %s): the old manifest changed before the new one was complete", i, e.op, e.name)
+			}
+			for name, sum := range old {
+				if e.visible[name] != sum {
+					t.Errorf("event %d (%s %s): the old dataset's %s changed before the new manifest", i, e.op, path.Base(e.name), path.Base(name))
+				}
+			}
+		}
+	}
+	if firstShard <= lastStaged {
+		t.Errorf("a shard appeared (change %d) before every shard was staged (change %d)", firstShard, lastStaged)
+	}
+	// After the manifest: only removals (its hidden source, the old shards,
+	// the run's staging), and the manifest stays.
+	for i, e := range events[appeared+1:] {
+		if e.op != "remove" || final[e.name] != "" || e.name == c.ManifestPath() {
+			t.Errorf("event %d (%s %s) after the manifest appeared: only removals of what it does not list may follow", appeared+1+i, e.op, e.name)
+		}
+		if e.visible[c.ManifestPath()] != newManifest {
+			t.Errorf("event %d: the manifest changed or disappeared", appeared+1+i)
 		}
 	}
 	var shards []string
 	for name, sum := range events[appeared].visible {
-		if isShardName(name) {
+		if final[name] != "" {
 			shards = append(shards, path.Base(name))
 			if final[name] != sum {
-				t.Errorf("when the manifest appeared, %s was not a shard it lists", path.Base(name))
+				t.Errorf("when the manifest appeared, %s did not hold its bytes", path.Base(name))
 			}
 		}
 	}
 	if len(shards) != len(final) {
 		t.Errorf("when the manifest appeared, the folder held shards %v; the manifest lists %d", shards, len(final))
 	}
-	t.Logf("%d changes: %d objects written, all under staging or hidden names; %d shards staged by change %d, published from change %d; manifest at change %d",
+	t.Logf("%d changes: %d objects written, all in the run's folder or hidden; %d shards staged by change %d, published from change %d; manifest at change %d",
 		len(events), writes, len(final), lastStaged, firstShard, appeared)
 }
 
@@ -319,7 +357,7 @@ func checkPublishedAtomically(t *testing.T, c Commit, m *Manifest, events []stor
 func checkClean(t *testing.T, fs filesystem.Interface, c Commit) {
 	t.Helper()
 	ctx := context.Background()
-	left, err := fs.List(ctx, Join(c.Dir, ".staging-*/*"))
+	left, err := fs.List(ctx, Join(c.RunDir(), "*/*"))
 	if err != nil {
 		t.Fatal(err)
 	}

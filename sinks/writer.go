@@ -56,10 +56,23 @@ func (d Dataset) CheckNames() error {
 	return nil
 }
 
+// Root is the run's output folder, OUT: the dataset folder's parent.
+func (d Dataset) Root() string { return parentOf(d.Dir) }
+
+// RunDir is the folder of everything one run writes before it commits,
+// OUT/.pretext/runs/<run>: outside every dataset folder, so that a dataset
+// folder only ever holds a manifest and the shards it names (docs/reliability.md).
+func (d Dataset) RunDir() string { return RunDir(d.Root(), d.RunID) }
+
 // StagingDir is where the dataset's temporary files and staged shards live
-// until the commit. Its name starts with a dot and none of its files end in
-// .parquet, so no reader mistakes it for data.
-func (d Dataset) StagingDir() string { return Join(d.Dir, ".staging-"+d.RunID) }
+// until the commit, OUT/.pretext/runs/<run>/<dataset folder>.staging. None of
+// its files end in .parquet, so no reader mistakes it for data.
+func (d Dataset) StagingDir() string { return Join(d.RunDir(), baseOf(d.Dir)+".staging") }
+
+// NextDir is where a commit on a local filesystem builds the dataset's new
+// folder (its shards under their final names and its manifest) before it
+// swaps it with OUT/<dataset>.
+func (d Dataset) NextDir() string { return Join(d.RunDir(), baseOf(d.Dir)) }
 
 // ShardName is the final name of shard k.
 func (d Dataset) ShardName(k int) string {
@@ -68,6 +81,24 @@ func (d Dataset) ShardName(k int) string {
 
 // ManifestPath is the dataset's commit point.
 func (d Dataset) ManifestPath() string { return Join(d.Dir, ManifestName) }
+
+// parentOf is dir's parent folder, for local paths and URIs alike.
+func parentOf(dir string) string {
+	dir = strings.TrimRight(dir, "/")
+	i := strings.LastIndexByte(dir, '/')
+	switch {
+	case i < 0:
+		return "."
+	case i == 0:
+		return "/"
+	case strings.HasSuffix(dir[:i], ":/"):
+		return dir[:i+1] // scheme://bucket: the bucket is the root
+	}
+	return dir[:i]
+}
+
+// baseOf is the last element of dir.
+func baseOf(dir string) string { return path.Base(strings.TrimRight(dir, "/")) }
 
 // Join joins a folder and a name with a slash, for local paths and URIs alike.
 func Join(dir, name string) string {

@@ -124,10 +124,14 @@ func main() {
 }
 
 // onSignal makes SIGINT and SIGTERM end the command with one line and exit
-// status 130 or 143 (configs.ExitInterrupted, ExitTerminated), after
-// cleanup, instead of the runtime's silent death by signal. A run stopped
-// this way never commits: its datasets keep the state the commit protocol
-// gives an unfinished run (docs/reliability.md). stop undoes it.
+// status 130 or 143 (configs.ExitInterrupted, ExitTerminated) instead of the
+// runtime's silent death by signal. A run releases its output first and
+// the line says what it kept and removed: its writes all go to its own
+// folder in OUT/.pretext, which is removed (docs/reliability.md), and a
+// dataset changes only by the commit's swap, which an exit cannot leave
+// half done. The pipeline is not cancelled first: prism panics when a
+// cancellation reaches it while it starts its worker, and the process ends
+// anyway. stop undoes it.
 func onSignal(cmd string, cleanup func()) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
@@ -135,12 +139,17 @@ func onSignal(cmd string, cleanup func()) (stop func()) {
 	go func() {
 		select {
 		case sig := <-ch:
+			logsMuted.Store(true)
 			code, name := configs.ExitInterrupted, "SIGINT"
 			if sig == syscall.SIGTERM {
 				code, name = configs.ExitTerminated, "SIGTERM"
 			}
+			msg := ""
+			if release := forceRelease.Load(); release != nil {
+				msg = ": " + (*release)()
+			}
 			cleanup()
-			fmt.Fprintf(os.Stderr, "pretext %s: interrupted by %s\n", cmd, name)
+			fmt.Fprintf(os.Stderr, "pretext %s: interrupted by %s%s\n", cmd, name, msg)
 			os.Exit(code)
 		case <-done:
 		}

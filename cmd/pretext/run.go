@@ -14,6 +14,8 @@ import (
 	"runtime/pprof"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -307,9 +309,15 @@ func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, e
 		fmt.Fprintf(os.Stderr, "dry run: the %s job was built and printed, not submitted; nothing was written\n", flag.Lookup("runner").Value)
 		return nil
 	}
-	if err := plan.Prepare(ctx); err != nil {
+	hold, err := plan.Prepare(ctx)
+	if err != nil {
 		return err
 	}
+	for _, line := range hold.Recovered {
+		fmt.Fprintf(os.Stderr, "recover  %s\n", line)
+	}
+	release := holdRelease(hold)
+	defer release()
 
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -335,7 +343,7 @@ func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, e
 	close(stop)
 	<-done
 	if err != nil {
-		return fmt.Errorf("pipeline failed (no manifest was written for an unfinished dataset): %w", err)
+		return fmt.Errorf("pipeline failed: %w (%s)", err, release())
 	}
 	fmt.Fprintf(os.Stderr, "done     %s\n", progressLine(time.Since(start)))
 	if res != nil {
@@ -404,5 +412,42 @@ func profilePeakHeap(file string) (stop func()) {
 // quietRunnerLogs hides the runner's INFO logs: prism logs every job step,
 // and a user wants progress and errors.
 func quietRunnerLogs() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	slog.SetDefault(slog.New(mutable{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})}))
 }
+
+// mutable drops every record once logsMuted is set: after a signal the
+// runner logs the failure of the job it was told to cancel, which is no
+// news; the run's one line says what happened.
+type mutable struct{ slog.Handler }
+
+var logsMuted atomic.Bool
+
+func (m mutable) Enabled(ctx context.Context, l slog.Level) bool {
+	return !logsMuted.Load() && m.Handler.Enabled(ctx, l)
+}
+
+func (m mutable) WithAttrs(a []slog.Attr) slog.Handler { return mutable{m.Handler.WithAttrs(a)} }
+func (m mutable) WithGroup(g string) slog.Handler      { return mutable{m.Handler.WithGroup(g)} }
+
+// holdRelease returns the function that releases the run's hold on its
+// output, once, and says what the run leaves: called when the run ends, and
+// by onSignal.
+func holdRelease(hold *pipelines.Hold) func() string {
+	var once sync.Once
+	var outcome string
+	release := func() string {
+		once.Do(func() {
+			ctx := context.Background()
+			if err := hold.Release(ctx); err != nil {
+				fmt.Fprintf(os.Stderr, "pretext run: releasing the output: %v\n", err)
+			}
+			outcome = hold.Outcome(ctx)
+		})
+		return outcome
+	}
+	forceRelease.Store(&release)
+	return release
+}
+
+// forceRelease is the running run's release, for onSignal.
+var forceRelease atomic.Pointer[func() string]
