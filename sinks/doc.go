@@ -9,15 +9,18 @@
 //     hash(key) mod num_shards into in-memory partitions and, at the end of a
 //     bundle or when a partition reaches its size limit, sorts the partition by
 //     (key, variant) and writes it as a temporary file in the dataset's staging
-//     folder OUT/<dataset>/.staging-<run>/. Only a TempFile record (the file's
+//     folder OUT/.pretext/runs/<run>/<dataset>.staging/. Only a TempFile record (the file's
 //     name, partition and row count) travels through Beam.
 //  2. Finalize groups the TempFile records by partition, k-way merges each
 //     partition's sorted temporary files into one staged shard (streaming,
 //     bounded memory), then, once every partition of a dataset is staged,
-//     moves the staged shards to their final names
-//     <dataset>-0000k-of-0000N.parquet, deletes the staging folder and writes
-//     _manifest.json last. The manifest is the commit point: a folder without
-//     one is incomplete and pretext's readers refuse it.
+//     commits (commit.go): locally it builds the new dataset folder — shards
+//     under their final names <dataset>-0000k-of-0000N.parquet, then
+//     _manifest.json — and swaps it with OUT/<dataset> in one atomic rename;
+//     on object stores it publishes the shards beside the old ones and
+//     replaces the manifest last. The manifest is the commit point: a folder
+//     without one is incomplete and pretext's readers refuse it. One run
+//     writes a folder at a time (lease.go).
 //
 // Bundle boundaries, worker counts and runners change nothing in the output:
 // a row's shard depends on its key and its position on (key, variant).
