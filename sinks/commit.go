@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"golang.org/x/sys/unix"
@@ -68,6 +69,9 @@ var exchange = func(a, b string) error {
 }
 
 var errNoExchange = errors.New("no atomic exchange here")
+
+// swapMu orders this process's swaps and the removal of its run folder.
+var swapMu sync.Mutex
 
 // afterStep, when set by a test, is called after each step of a journaled
 // swap; an error stops the swap there, as a crash would.
@@ -275,6 +279,8 @@ func removeObject(ctx context.Context, fs filesystem.Interface, name string) err
 func RemoveRun(ctx context.Context, root, runID string) error {
 	dir := RunDir(root, runID)
 	if IsLocal(root) {
+		swapMu.Lock()
+		defer swapMu.Unlock()
 		return os.RemoveAll(dir)
 	}
 	fs, err := filesystem.New(ctx, root)
@@ -337,6 +343,11 @@ func commitLocal(ctx context.Context, fs filesystem.Interface, c Commit, shards 
 		return fmt.Errorf("sinks: %w", err)
 	}
 	old := next + ".old"
+	// RemoveRun (a signalled run's release) waits for a swap in progress:
+	// removing the run folder between a journaled swap's two renames would
+	// take the old folder and the new one with it.
+	swapMu.Lock()
+	defer swapMu.Unlock()
 	if err := swapIn(next, final, old, next+".journal"); err != nil {
 		return fmt.Errorf("sinks: putting the new %s in place: %w", final, err)
 	}
