@@ -135,34 +135,66 @@ func eachGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, job Bu
 }
 
 // neighbourGroup returns the first group of the bucket next, nil when
-// there is none.
+// there is none. It merges next's files neighbourFanIn at a time, keeping
+// the first g.size documents of them all (a group never holds more), so
+// that MergeRows writes no intermediate file: next's own job may be merging
+// the same files at that moment, and MergeRows names an intermediate after
+// the first file it merges, so both would write the same file at once. It
+// also reads only the head of each file, where a merge pass would rewrite
+// the whole bucket to find a few documents.
 func neighbourGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, next BucketFiles, g grouping[T], full func(int, int64) bool) ([]T, error) {
 	if len(next.Names) == 0 {
 		return nil, nil
 	}
-	var docs []T
-	var size int64
 	errEnough := errors.New("enough")
-	_, err := sinks.MergeRows(ctx, fs, next.Names, func(d T) error {
-		if g.trim != nil {
-			g.trim(&d)
+	var first []T // the first g.size documents of the files merged so far
+	for i := 0; i < len(next.Names); i += neighbourFanIn {
+		merged := make([]T, 0, g.size)
+		j := 0
+		_, err := sinks.MergeRows(ctx, fs, next.Names[i:min(i+neighbourFanIn, len(next.Names))], func(d T) error {
+			if g.trim != nil {
+				g.trim(&d)
+			}
+			for j < len(first) && len(merged) < g.size && first[j].RowKey() < d.RowKey() {
+				merged = append(merged, first[j])
+				j++
+			}
+			if j < len(first) && first[j].RowKey() == d.RowKey() {
+				return fmt.Errorf("bucket %d: document %q is in two of its files", next.Bucket, d.RowKey())
+			}
+			if len(merged) < g.size {
+				merged = append(merged, d)
+			}
+			if len(merged) == g.size {
+				return errEnough
+			}
+			return nil
+		})
+		if err != nil && err != errEnough {
+			return nil, err
 		}
-		docs = append(docs, d)
-		if g.maxBytes > 0 {
-			size += g.bytes(&d)
+		for ; j < len(first) && len(merged) < g.size; j++ {
+			merged = append(merged, first[j])
 		}
-		if full(len(docs), size) {
-			return errEnough
-		}
-		return nil
-	})
-	if err != nil && err != errEnough {
-		return nil, err
+		first = merged
 	}
-	if len(docs) == 0 {
+	if len(first) == 0 {
 		// Every bucket file holds a row: a bucket without one would make
 		// the neighbour depend on which buckets were written.
 		return nil, fmt.Errorf("bucket %d: its %d files hold no document", next.Bucket, len(next.Names))
 	}
-	return docs, nil
+	var size int64
+	for k := range first {
+		if g.maxBytes > 0 {
+			size += g.bytes(&first[k])
+		}
+		if full(k+1, size) {
+			return first[:k+1], nil
+		}
+	}
+	return first, nil
 }
+
+// neighbourFanIn is the most files neighbourGroup merges at once: the
+// smaller of sinks' fan-ins, below which MergeRows merges in one pass.
+const neighbourFanIn = min(sinks.MaxFanIn, sinks.MediaFanIn)

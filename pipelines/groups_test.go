@@ -1,12 +1,18 @@
 package pipelines
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/pretext-dev/pretext/sinks"
 )
@@ -126,6 +132,130 @@ func TestBucketJobsNext(t *testing.T) {
 				t.Errorf("trial %d: bucket %d has next %d %v, want %d", trial, j.Bucket.Bucket, j.Next.Bucket, j.Next.Names, want)
 			}
 		}
+	}
+}
+
+// writeBucketFiles writes docs documents (keys doc-NNNN, 1 to 5 sentences)
+// at random over files sorted bucket files in dir, as Writers do, and
+// returns the files' names.
+func writeBucketFiles(t *testing.T, dir string, files, docs int) []string {
+	t.Helper()
+	r := rand.New(rand.NewPCG(5, 6))
+	parts := make([]sinks.Partition, files)
+	for i := range parts {
+		parts[i] = textDocFormat.NewPartition()
+	}
+	for d := range docs {
+		doc := TextDoc{Key: fmt.Sprintf("doc-%04d", d), Sentences: make([][]int32, d%5+1)}
+		if err := parts[r.IntN(files)].Add(doc, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	for i, p := range parts {
+		if p.Len() == 0 {
+			continue
+		}
+		name := filepath.Join(dir, fmt.Sprintf("tmp-%05d.rows.s2", i))
+		f, err := os.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WriteSorted(f); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func docKeys(docs []TextDoc) []string {
+	keys := []string{}
+	for _, d := range docs {
+		keys = append(keys, d.Key)
+	}
+	return keys
+}
+
+// neighbourGroup gives the first group of the next bucket, as a merge of all
+// its files would (the previous code), for more files than one merge pass
+// takes, and writes nothing: the bucket's own job may be merging the same
+// files, and a merge pass's intermediate file would be written by both.
+func TestNeighbourGroup(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	names := writeBucketFiles(t, dir, 40, 300)
+	if len(names) <= sinks.MaxFanIn {
+		t.Fatalf("%d files: a merge of them all makes no pass", len(names))
+	}
+	fs, err := filesystem.New(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	bytes := func(d *TextDoc) int64 { return int64(len(d.Sentences)) }
+	for _, g := range []grouping[TextDoc]{
+		{size: 5},
+		{size: 1},
+		{size: 1000},                           // more than the bucket holds
+		{size: 50, maxBytes: 12, bytes: bytes}, // cut by bytes
+		{size: 50, maxBytes: 12, bytes: bytes, trim: func(d *TextDoc) { d.Sentences = d.Sentences[:1] }}, // bytes after the trim
+	} {
+		full := func(n int, size int64) bool { return n == g.size || (g.maxBytes > 0 && size >= g.maxBytes) }
+		got, err := neighbourGroup(ctx, fs, BucketFiles{Bucket: 3, Names: names}, g, full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := filepath.Glob(filepath.Join(dir, "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != len(names) {
+			t.Fatalf("size %d: %d files in the bucket's folder after, %d before: %q", g.size, len(after), len(names), after)
+		}
+		// The previous code: one merge of every file (in passes), cut
+		// where the group is full.
+		var want []TextDoc
+		var size int64
+		errEnough := errors.New("enough")
+		_, err = sinks.MergeRows(ctx, fs, names, func(d TextDoc) error {
+			if g.trim != nil {
+				g.trim(&d)
+			}
+			want = append(want, d)
+			if g.maxBytes > 0 {
+				size += g.bytes(&d)
+			}
+			if full(len(want), size) {
+				return errEnough
+			}
+			return nil
+		})
+		if err != nil && err != errEnough {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("size %d, max bytes %d: group %v, want %v", g.size, g.maxBytes, docKeys(got), docKeys(want))
+		}
+		if !sort.StringsAreSorted(docKeys(got)) || len(got) == 0 {
+			t.Errorf("size %d: group %v", g.size, docKeys(got))
+		}
+		// The previous code's intermediate files go, for the next case.
+		passes, err := filepath.Glob(filepath.Join(dir, "*.pass*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range passes {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got, err := neighbourGroup(ctx, fs, BucketFiles{}, grouping[TextDoc]{size: 5}, func(n int, _ int64) bool { return n == 5 }); got != nil || err != nil {
+		t.Errorf("no next bucket: %v, %v", got, err)
 	}
 }
 
