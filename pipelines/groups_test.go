@@ -18,7 +18,7 @@ import (
 )
 
 // bucketFilesOf makes the file lists of buckets buckets of files bucket
-// files each, named as a Writer names them under a gs:// output (142 bytes
+// files each, named as a Writer names them under a gs:// output (155 bytes
 // a name), in a shuffled order, as a group-by-key hands them over.
 func bucketFilesOf(buckets, files int) []BucketFiles {
 	ds := sinks.Dataset{Name: "_buckets", Dir: "gs://my-pretext-bucket/datasets/av-v1/av_correspond", RunID: "20261207T193534-1a2b3c4d"}
@@ -75,7 +75,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // The bucket jobs' bytes grow with the number of bucket files: doubling the
 // buckets at a fixed number of files per bucket doubles them, and leaves a
 // job's size as it was. (When every job carried every bucket's list, they
-// grew with buckets × files: 148 MB a job at 1,024 buckets of 1,000 files.)
+// grew with buckets × files: 161 MB a job at 1,024 buckets of 1,000 files.)
 func TestBucketJobsPayload(t *testing.T) {
 	const files = 50
 	_, total64, largest64 := jobPayload(t, bucketFilesOf(64, files))
