@@ -241,7 +241,8 @@ func flagValue(name string) string {
 // launcher would cost what the job's own listing does).
 func checkLocalInput(cfg configs.Config) error {
 	if strings.Contains(cfg.Input, "://") {
-		return nil
+		// A remote pattern is listed by the job; its shape is judged here.
+		return pipelines.CheckPattern(cfg.Input)
 	}
 	if readsOwnDatasets(cfg) {
 		return configs.Mistake(fmt.Errorf("the input pattern %q covers the output folder %q: the datasets this run replaces would be read as inputs", cfg.Input, cfg.Output))
