@@ -118,7 +118,7 @@ type Hold struct {
 func (p Plan) Prepare(ctx context.Context) (*Hold, error) {
 	lease, err := sinks.AcquireLease(ctx, p.Output, p.RunID)
 	var held *sinks.HeldError
-	if errors.As(err, &held) {
+	if errors.As(err, &held) || errors.Is(err, sinks.ErrNoConditionalWrites) {
 		return nil, configs.Mistake(err)
 	}
 	if err != nil {
