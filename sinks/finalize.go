@@ -17,6 +17,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/google/uuid"
 )
 
 func init() {
@@ -225,7 +226,9 @@ func mergePartition(ctx context.Context, j mergeJob) merged {
 		return merged{err: err}
 	}
 	defer fs.Close()
-	staged := Join(c.StagingDir(), fmt.Sprintf("%s-%05d-of-%05d.staged", c.Name, j.Partition, c.NumShards))
+	// One name per attempt: two attempts of one merge running at once (a
+	// worker that lost its work item but still runs) never share a file.
+	staged := Join(c.StagingDir(), fmt.Sprintf("%s-%05d-of-%05d.%s.staged", c.Name, j.Partition, c.NumShards, uuid.NewString()))
 	out, err := fs.OpenWrite(ctx, staged)
 	if err != nil {
 		return merged{err: fmt.Errorf("sinks: creating %s: %w", staged, err)}

@@ -69,6 +69,17 @@ func runFlags(fs *flag.FlagSet) func(context.Context) error {
 		if err := errors.Join(unwrapJoined(loadErr), cfg.Validate()); err != nil {
 			return configs.Mistake(fmt.Errorf("invalid config %s:\n%w", *config, indent(err)))
 		}
+		if _, elsewhere := workersElsewhere(); elsewhere && *allowLocal {
+			// A worker resolves a relative path against its own working
+			// folder: a shared mount is named from its root.
+			for _, p := range []*string{&cfg.Input, &cfg.Output} {
+				if !strings.Contains(*p, "://") {
+					if abs, err := filepath.Abs(*p); err == nil {
+						*p = abs
+					}
+				}
+			}
+		}
 		plan, err := pipelines.NewPlan(ctx, cfg, newRunID())
 		if err != nil {
 			return err
@@ -167,14 +178,24 @@ func printPlan(ctx context.Context, cfg configs.Config, plan pipelines.Plan) err
 // write on the workers' disks, after billing), and a local output that is
 // a file or cannot be written (checked only when write is set: a dry run
 // writes nothing, not even the output folder).
-func checkLaunch(cfg configs.Config, allowLocal, write bool) error {
-	runner := strings.ToLower(flagValue("runner"))
-	var errs []error
-	cluster := false
+// workersElsewhere reports the runner and whether its workers run outside
+// this process (and possibly on other machines).
+func workersElsewhere() (runner string, elsewhere bool) {
+	runner = strings.ToLower(flagValue("runner"))
 	switch runner {
 	case "", "prism", "direct", "local":
+		return runner, false
+	case "flink", "spark", "universal", "portable":
+		return runner, strings.ToUpper(flagValue("environment_type")) != "LOOPBACK"
+	}
+	return runner, true
+}
+
+func checkLaunch(cfg configs.Config, allowLocal, write bool) error {
+	runner, cluster := workersElsewhere()
+	var errs []error
+	switch runner {
 	case "dataflow":
-		cluster = true
 		for _, f := range []struct{ name, example string }{
 			{"project", "--project=my-project"},
 			{"region", "--region=us-central1"},
@@ -188,8 +209,6 @@ func checkLaunch(cfg configs.Config, allowLocal, write bool) error {
 		if flagValue("endpoint") == "" {
 			errs = append(errs, fmt.Errorf("--runner=%s needs --endpoint, the job server's host:port", runner))
 		}
-		env := strings.ToUpper(flagValue("environment_type"))
-		cluster = env != "LOOPBACK"
 	}
 	if cluster && !allowLocal {
 		for _, p := range []struct{ flag, path string }{{"input", cfg.Input}, {"output", cfg.Output}} {
@@ -319,6 +338,15 @@ func runPipeline(ctx context.Context, cfg configs.Config, plan pipelines.Plan, e
 	}
 	release := holdRelease(hold)
 	defer release()
+	if runner, elsewhere := workersElsewhere(); elsewhere {
+		// A signal stops this launcher, not the job: its workers may still
+		// write the staging and commit, so both stay.
+		note := func() string {
+			return fmt.Sprintf("the --runner=%s job may still be running (stop it with the runner's own tools); its staging and lease stay in %s until it ends, or until a later run takes over a lease without a heartbeat for %s; the datasets in %s change only when its commit swaps them in",
+				runner, sinks.PretextDir(plan.Output), sinks.LeaseStale, plan.Output)
+		}
+		forceRelease.Store(&note)
+	}
 
 	stop := make(chan struct{})
 	done := make(chan struct{})
