@@ -228,12 +228,24 @@ func TestFullDiskThenRerun(t *testing.T) {
 }
 
 // One run holds an output folder: a second is refused with a message that
-// names the first; a released lease can be taken; a dead run's lease (no
-// heartbeat for LeaseStale, or its process gone from this host) is taken
-// over, and the commit of the run that lost it refuses to swap.
+// names the first; a heartbeat keeps it; a released lease can be taken; a
+// dead run's lease (no heartbeat for LeaseStale, or its process gone from
+// this host) is taken over, the run that lost it knows, its fence refuses to
+// commit and its removal leaves the new holder's lease. Locally, through
+// Beam's filesystem (memfs), and on gs:// and s3:// through fakes of their
+// APIs (lease_remote_test.go) that decide preconditions as the stores do.
 func TestLease(t *testing.T) {
-	for _, root := range []string{t.TempDir(), "memfs://lease-test/out"} {
-		t.Run(strings.SplitN(root, ":", 2)[0], func(t *testing.T) {
+	for _, tc := range []struct{ name, root string }{
+		{"local", t.TempDir()}, {"memfs", "memfs://lease-test/out"},
+		{"gs", "gs://bucket/runs/out#1"}, {"s3", "s3://bucket/runs/out#1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := tc.root
+			objects := func() int { return -1 }
+			if tc.name == "gs" || tc.name == "s3" {
+				f, _ := remoteLeases(t, tc.name)
+				objects = f.len
+			}
 			ctx := context.Background()
 			first, err := AcquireLease(ctx, root, "run-1")
 			if err != nil {
@@ -256,11 +268,18 @@ func TestLease(t *testing.T) {
 			if err := CheckLease(ctx, root, "run-2"); err == nil {
 				t.Error("fence let another run commit")
 			}
+			first.refresh(ctx) // a heartbeat: a new version, still run-1's
+			if err := first.Lost(); err != nil {
+				t.Errorf("a heartbeat lost the lease: %v", err)
+			}
 			if err := first.Release(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if i, err := ReadLease(ctx, root); err != nil || i != nil {
 				t.Fatalf("after release: %v, %v", i, err)
+			}
+			if n := objects(); n > 0 {
+				t.Errorf("after release: %d objects", n)
 			}
 			second, err := AcquireLease(ctx, root, "run-2")
 			if err != nil {
@@ -281,6 +300,14 @@ func TestLease(t *testing.T) {
 			second.refresh(ctx)
 			if second.Lost() == nil {
 				t.Error("the run that lost its lease does not know it")
+			}
+			// A removal with the version run-2 last wrote leaves run-3's lease.
+			store, _ := leaseStoreFor(ctx, root)
+			if err := store.remove(ctx, LeasePath(root), second.version); !errors.Is(err, errLeaseChanged) {
+				t.Errorf("removing a lease taken over: %v, want errLeaseChanged", err)
+			}
+			if i, err := ReadLease(ctx, root); err != nil || i == nil || i.RunID != "run-3" {
+				t.Fatalf("after the old holder's removal: %v, %v", i, err)
 			}
 
 			// run-3's process is gone from this host (a fresh heartbeat).

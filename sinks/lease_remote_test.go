@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -340,93 +339,6 @@ func TestRemoteLeaseStoresRegistered(t *testing.T) {
 		if fmt.Sprintf("%T", store) != fmt.Sprintf("%T", want) {
 			t.Errorf("%s: the lease store is %T, want %T", root, store, want)
 		}
-	}
-}
-
-// TestLease's story on gs:// and s3://: a second run is refused naming the
-// first; released, the lease can be taken; a stale heartbeat or a dead pid
-// is taken over; the run that lost it knows, and its fence refuses.
-func TestRemoteLease(t *testing.T) {
-	for _, scheme := range []string{"gs", "s3"} {
-		t.Run(scheme, func(t *testing.T) {
-			f, _ := remoteLeases(t, scheme)
-			root := scheme + "://bucket/runs/out#1"
-			ctx := context.Background()
-			first, err := AcquireLease(ctx, root, "run-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = AcquireLease(ctx, root, "run-2")
-			var held *HeldError
-			if !errors.As(err, &held) {
-				t.Fatalf("second run: %v, want a HeldError", err)
-			}
-			host, _ := os.Hostname()
-			for _, want := range []string{root, "run-1", host, fmt.Sprint(os.Getpid())} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("refusal %q does not name %q", err, want)
-				}
-			}
-			if err := CheckLease(ctx, root, "run-1"); err != nil {
-				t.Errorf("fence of the holder: %v", err)
-			}
-			if err := CheckLease(ctx, root, "run-2"); err == nil {
-				t.Error("fence let another run commit")
-			}
-			first.refresh(ctx) // a heartbeat: a new version, still run-1's
-			if err := first.Lost(); err != nil {
-				t.Errorf("a heartbeat lost the lease: %v", err)
-			}
-			if err := first.Release(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if i, err := ReadLease(ctx, root); err != nil || i != nil {
-				t.Fatalf("after release: %v, %v", i, err)
-			}
-			if n := f.len(); n != 0 {
-				t.Errorf("after release: %d objects", n)
-			}
-			second, err := AcquireLease(ctx, root, "run-2")
-			if err != nil {
-				t.Fatalf("after release: %v", err)
-			}
-
-			// run-2 dies: its heartbeat stops.
-			close(second.stop)
-			<-second.done
-			forge(t, root, func(i *LeaseInfo) { i.Heartbeat = time.Now().Add(-LeaseStale - time.Second) })
-			third, err := AcquireLease(ctx, root, "run-3")
-			if err != nil {
-				t.Fatalf("a stale lease was not taken over: %v", err)
-			}
-			if err := CheckLease(ctx, root, "run-2"); err == nil {
-				t.Error("the run that lost its lease may still commit")
-			}
-			second.refresh(ctx)
-			if second.Lost() == nil {
-				t.Error("the run that lost its lease does not know it")
-			}
-			// A removal with the version run-2 last wrote leaves run-3's lease.
-			store, _ := leaseStoreFor(ctx, root)
-			if err := store.remove(ctx, LeasePath(root), second.version); !errors.Is(err, errLeaseChanged) {
-				t.Errorf("removing a lease taken over: %v, want errLeaseChanged", err)
-			}
-			if i, err := ReadLease(ctx, root); err != nil || i == nil || i.RunID != "run-3" {
-				t.Fatalf("after the old holder's removal: %v, %v", i, err)
-			}
-
-			// run-3's process is gone from this host (a fresh heartbeat).
-			close(third.stop)
-			<-third.done
-			forge(t, root, func(i *LeaseInfo) { i.PID = deadPID(t) })
-			fourth, err := AcquireLease(ctx, root, "run-4")
-			if err != nil {
-				t.Fatalf("the lease of a dead process was not taken over: %v", err)
-			}
-			if err := fourth.Release(ctx); err != nil {
-				t.Fatal(err)
-			}
-		})
 	}
 }
 
