@@ -224,21 +224,12 @@ func Recover(ctx context.Context, root string) ([]string, error) {
 		return nil, err
 	}
 	defer fs.Close()
-	found, err := fs.List(ctx, Join(runs, "*"))
-	if err != nil {
-		return nil, err
-	}
-	more, err := fs.List(ctx, Join(runs, "*/*"))
-	if err != nil {
-		return nil, err
-	}
-	deep, err := fs.List(ctx, Join(runs, "*/*/*"))
+	entries, err := listDeepestFirst(ctx, fs, runs)
 	if err != nil {
 		return nil, err
 	}
 	dead := map[string]int{}
-	// Deepest first: where the store has folders, they go after their files.
-	for _, f := range append(append(deep, more...), found...) {
+	for _, f := range entries {
 		run, _, _ := strings.Cut(strings.TrimPrefix(f, runs+"/"), "/")
 		if run == "" {
 			continue
@@ -288,18 +279,31 @@ func RemoveRun(ctx context.Context, root, runID string) error {
 		return err
 	}
 	defer fs.Close()
-	for _, g := range []string{"*/*/*", "*/*", "*"} { // deepest first
-		found, err := fs.List(ctx, Join(dir, g))
-		if err != nil {
+	entries, err := listDeepestFirst(ctx, fs, dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range entries {
+		if err := removeObject(ctx, fs, f); err != nil {
 			return err
-		}
-		for _, f := range found {
-			if err := removeObject(ctx, fs, f); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
+}
+
+// listDeepestFirst lists what is under dir, three levels deep (enough for
+// OUT/.pretext/runs/<run>/<task>.staging/<file>), files before the folders
+// that hold them where the store has folders.
+func listDeepestFirst(ctx context.Context, fs filesystem.Interface, dir string) ([]string, error) {
+	var all []string
+	for _, g := range []string{"*/*/*", "*/*", "*"} {
+		found, err := fs.List(ctx, Join(dir, g))
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, found...)
+	}
+	return all, nil
 }
 
 // committed reports whether the dataset folder already holds exactly the

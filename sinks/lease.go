@@ -336,14 +336,7 @@ func (localLeases) read(_ context.Context, name string) ([]byte, string, error) 
 }
 
 func (s localLeases) replace(_ context.Context, name string, data []byte, version string) error {
-	return s.locked(name, func() error {
-		cur, err := os.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if versionOf(cur) != version {
-			return errLeaseChanged
-		}
+	return s.ifVersion(name, version, func() error {
 		tmp := name + ".tmp"
 		if err := os.WriteFile(tmp, data, 0o644); err != nil {
 			return err
@@ -353,6 +346,11 @@ func (s localLeases) replace(_ context.Context, name string, data []byte, versio
 }
 
 func (s localLeases) remove(_ context.Context, name, version string) error {
+	return s.ifVersion(name, version, func() error { return os.Remove(name) })
+}
+
+// ifVersion runs change under the lock if name still has version.
+func (s localLeases) ifVersion(name, version string, change func() error) error {
 	return s.locked(name, func() error {
 		cur, err := os.ReadFile(name)
 		if err != nil {
@@ -361,7 +359,7 @@ func (s localLeases) remove(_ context.Context, name, version string) error {
 		if versionOf(cur) != version {
 			return errLeaseChanged
 		}
-		return os.Remove(name)
+		return change()
 	})
 }
 
@@ -416,22 +414,20 @@ func (s beamLeases) read(ctx context.Context, name string) ([]byte, string, erro
 }
 
 func (s beamLeases) replace(ctx context.Context, name string, data []byte, version string) error {
-	_, v, err := s.read(ctx, name)
-	if err != nil {
-		return err
-	}
-	if v != version {
-		return errLeaseChanged
-	}
-	fs, err := s.open(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer fs.Close()
-	return filesystem.Write(ctx, fs, name, data)
+	return s.ifVersion(ctx, name, version, func(fs filesystem.Interface) error {
+		return filesystem.Write(ctx, fs, name, data)
+	})
 }
 
 func (s beamLeases) remove(ctx context.Context, name, version string) error {
+	return s.ifVersion(ctx, name, version, func(fs filesystem.Interface) error {
+		return removeObject(ctx, fs, name)
+	})
+}
+
+// ifVersion runs change if name still has version (checked, then changed:
+// the window this store leaves).
+func (s beamLeases) ifVersion(ctx context.Context, name, version string, change func(filesystem.Interface) error) error {
 	_, v, err := s.read(ctx, name)
 	if err != nil {
 		return err
@@ -444,5 +440,5 @@ func (s beamLeases) remove(ctx context.Context, name, version string) error {
 		return err
 	}
 	defer fs.Close()
-	return removeObject(ctx, fs, name)
+	return change(fs)
 }
