@@ -17,7 +17,6 @@ import (
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/text"
-	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
 // Plan is what a run writes: one dataset per task plus the dead letters.
@@ -60,8 +59,8 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 		if p.TaskConfigs[name], err = cfg.TaskJSON(name); err != nil {
 			return Plan{}, err
 		}
-		if name == "colorize" {
-			c.Info = map[string]int64{"ab_bins": int64(vision.NumABBins())}
+		if t.Info != nil {
+			c.Info = t.Info(cfg.Tasks[name])
 		}
 		p.Commits = append(p.Commits, c)
 	}
@@ -76,27 +75,18 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 	return p, nil
 }
 
-// CheckVocab reads the vocab a text run would load on every worker and
-// checks it as they would (UTF-8 lines, one token each, the five special
-// tokens, word pieces), so that a vocab that cannot work is one line before
-// anything runs, not a failure deep inside the pipeline or a dataset whose
-// ids are all [UNK]. It returns the file's sha256, which the config hash
-// covers. Every error is the user's (configs.Mistake), naming text.vocab.
+// CheckVocab loads the vocab a text run would load on every worker and
+// checks it as they would (text.LoadVocab: UTF-8 lines, one token each, the
+// five special tokens, word pieces), so that a vocab that cannot work is one
+// line before anything runs, not a failure deep inside the pipeline or a
+// dataset whose ids are all [UNK]. It returns the file's sha256, which the
+// config hash covers. Every error is the user's (configs.Mistake), naming
+// text.vocab.
 func CheckVocab(ctx context.Context, path string) (sha string, err error) {
-	data, err := readVocabFile(ctx, path)
-	if err == nil {
-		var v *text.Vocab
-		if v, err = vocabOf(path, data); err == nil {
-			if err = text.CheckVocab(v); err != nil {
-				err = fmt.Errorf("vocab %s: %w", path, err)
-			}
-		}
-	}
-	if err != nil {
+	if _, sha, err = text.LoadVocab(ctx, path); err != nil {
 		return "", configs.Mistake(fmt.Errorf("text.vocab: %w", err))
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return sha, nil
 }
 
 // Hold is a prepared run's hold on its output folder: the lease that keeps

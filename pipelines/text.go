@@ -1,16 +1,13 @@
 package pipelines
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -179,60 +176,12 @@ type readDocsFn struct {
 }
 
 func (f *readDocsFn) Setup(ctx context.Context) error {
-	v, err := LoadVocab(ctx, f.Text.Vocab)
+	v, _, err := text.LoadVocab(ctx, f.Text.Vocab)
 	if err != nil {
 		return err
 	}
 	f.tok = text.NewTokenizer(v, f.Text.LowerCase)
 	return nil
-}
-
-// LoadVocab reads a vocab.txt from any Beam filesystem.
-func LoadVocab(ctx context.Context, path string) (*text.Vocab, error) {
-	data, err := readVocabFile(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	return vocabOf(path, data)
-}
-
-// vocabOf parses the bytes of the vocab file at path.
-func vocabOf(path string, data []byte) (*text.Vocab, error) {
-	// A runner makes a DoFn instance per concurrent bundle, each loading the
-	// vocab: they share one per content (a Vocab is read-only), which saves
-	// several copies of its maps per worker.
-	sum := sha256.Sum256(data)
-	vocabsMu.Lock()
-	defer vocabsMu.Unlock()
-	if v, ok := vocabs[sum]; ok {
-		return v, nil
-	}
-	v, err := text.ReadVocab(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("vocab %s: %w", path, err)
-	}
-	vocabs[sum] = v
-	return v, nil
-}
-
-var (
-	vocabsMu sync.Mutex
-	vocabs   = map[[sha256.Size]byte]*text.Vocab{}
-)
-
-// maxVocabBytes bounds a vocab file (bert-base's is 231 KB).
-const maxVocabBytes = 64 << 20
-
-func readVocabFile(ctx context.Context, path string) ([]byte, error) {
-	var buf bytes.Buffer
-	_, reason, detail, err := transforms.CopyInput(ctx, path, maxVocabBytes, &buf)
-	if err != nil {
-		return nil, fmt.Errorf("vocab %s: %w", path, err)
-	}
-	if reason != "" {
-		return nil, fmt.Errorf("vocab %s: %s (%s)", path, reason, detail)
-	}
-	return buf.Bytes(), nil
 }
 
 func (f *readDocsFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
@@ -378,7 +327,7 @@ type instancesFn struct {
 }
 
 func (f *instancesFn) Setup(ctx context.Context) error {
-	v, err := LoadVocab(ctx, f.Text.Vocab)
+	v, _, err := text.LoadVocab(ctx, f.Text.Vocab)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,9 @@ type Task struct {
 	Format sinks.Format
 	// Impl is the modality-specific implementation (for images a vision.Labeler).
 	Impl any
+	// Info, when set, gives the numbers the task's manifest carries in
+	// "info" for its readers (colorize: the number of ab bins).
+	Info func(Config) map[string]int64
 }
 
 var (

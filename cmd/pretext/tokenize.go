@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/pretext-dev/pretext/pipelines"
 	"github.com/pretext-dev/pretext/transforms/text"
 )
 
@@ -21,7 +20,7 @@ func tokenizeFlags(fs *flag.FlagSet) func(context.Context) error {
 		if *vocab == "" {
 			return usageError("--vocab is required")
 		}
-		v, err := pipelines.LoadVocab(ctx, *vocab)
+		v, _, err := text.LoadVocab(ctx, *vocab)
 		if err != nil {
 			return err
 		}

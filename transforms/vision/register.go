@@ -10,25 +10,34 @@ import (
 	"github.com/pretext-dev/pretext/transforms"
 )
 
+// The image tasks' names, as configs, manifests and output folders spell them.
+const (
+	TaskColorize = "colorize"
+	TaskDenoise  = "denoise"
+	TaskInpaint  = "inpaint"
+)
+
 // The image tasks register themselves here: name, row type, config with its
 // defaults and validation, and the Labeler that makes a row.
 func init() {
 	transforms.Register(transforms.Task{
-		Name: "colorize", Modality: "image",
+		Name: TaskColorize, Modality: "image",
 		Doc:       "grayscale input → colour target, Lab ab at a stride and their in-gamut bins (Zhang et al. 2016)",
 		NewConfig: func() transforms.Config { c := DefaultColorizeConfig(); return &c },
 		Format:    sinks.FormatOf[sinks.ColorizeRow](),
 		Impl:      colorizer{},
+		// The trainer sizes the bins head from the manifest.
+		Info: func(transforms.Config) map[string]int64 { return map[string]int64{"ab_bins": int64(NumABBins())} },
 	})
 	transforms.Register(transforms.Task{
-		Name: "denoise", Modality: "image",
+		Name: TaskDenoise, Modality: "image",
 		Doc:       "noisy input (gaussian, salt_pepper, poisson, speckle, masking) → clean target",
 		NewConfig: func() transforms.Config { c := DefaultDenoiseConfig(); return &c },
 		Format:    sinks.FormatOf[sinks.DenoiseRow](),
 		Impl:      denoiser{},
 	})
 	transforms.Register(transforms.Task{
-		Name: "inpaint", Modality: "image",
+		Name: TaskInpaint, Modality: "image",
 		Doc:       "input with holes (center, random_blocks, irregular, patches) + mask → complete target",
 		NewConfig: func() transforms.Config { c := DefaultInpaintConfig(); return &c },
 		Format:    sinks.FormatOf[sinks.InpaintRow](),
