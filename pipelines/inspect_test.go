@@ -20,8 +20,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 
+	"github.com/pretext-dev/pretext/inspect"
 	"github.com/pretext-dev/pretext/sinks"
-	"github.com/pretext-dev/pretext/sinks/inspect"
 	"github.com/pretext-dev/pretext/transforms/av"
 	"github.com/pretext-dev/pretext/transforms/text"
 )

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/pretext-dev/pretext/configs"
-	"github.com/pretext-dev/pretext/sinks/inspect"
+	"github.com/pretext-dev/pretext/inspect"
 )
 
 // defaultVocab is the vocab of the shipped text config, used for mlm_nsp

@@ -12,8 +12,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/inspect/render"
 	"github.com/pretext-dev/pretext/sinks"
-	"github.com/pretext-dev/pretext/sinks/inspect/render"
 	"github.com/pretext-dev/pretext/transforms"
 )
 

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/pretext-dev/pretext/sinks/inspect/render"
+	"github.com/pretext-dev/pretext/inspect/render"
 )
 
 // WriteText writes the report for a person: per dataset its status,

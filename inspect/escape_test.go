@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pretext-dev/pretext/sinks/inspect/render"
+	"github.com/pretext-dev/pretext/inspect/render"
 )
 
 // hostile is a string from the data (a key, a caption, a token, a dead

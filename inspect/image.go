@@ -13,8 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pretext-dev/pretext/inspect/render"
 	"github.com/pretext-dev/pretext/sinks"
-	"github.com/pretext-dev/pretext/sinks/inspect/render"
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
 

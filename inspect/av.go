@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/pretext-dev/pretext/inspect/render"
 	"github.com/pretext-dev/pretext/sinks"
-	"github.com/pretext-dev/pretext/sinks/inspect/render"
 	"github.com/pretext-dev/pretext/transforms/av"
 )
 
