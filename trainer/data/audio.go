@@ -5,6 +5,8 @@ import (
 	"math"
 
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms/audio"
+	"github.com/pretext-dev/pretext/transforms/av"
 )
 
 // AudioBatch is a batch of masked spectrogram modelling (audio_mask).
@@ -33,19 +35,48 @@ func (b *AudioBatch) Len() int { return len(b.Keys) }
 
 // RowKeys are the rows' keys.
 func (b *AudioBatch) RowKeys() []string { return b.Keys }
-func (b *AudioBatch) isBatch()          {}
 
-func audioCodec(d *dataset, opts Options) (codec[sinks.AudioMaskRow], error) {
+// The audio tasks' readers: masked spectrograms padded to a whole clip, and
+// audio-visual pairs.
+func init() {
+	Register(audio.TaskMask, Rows[sinks.AudioMaskRow]{
+		Key:     func(r *sinks.AudioMaskRow) string { return r.Key },
+		Split:   func(r *sinks.AudioMaskRow) string { return r.Split },
+		Batcher: audioBatcher,
+	})
+	Register(av.TaskCorrespond, Rows[sinks.AVRow]{
+		Key:   func(r *sinks.AVRow) string { return r.Key },
+		Split: func(r *sinks.AVRow) string { return r.Split },
+		Batcher: func(_ Info, opts Options) (Batcher[sinks.AVRow], error) {
+			return func(rows []sinks.AVRow, _ int) (Batch, error) { return buildAV(rows, opts.Workers) }, nil
+		},
+	})
+}
+
+// clipConfig is the part of an audio dataset's manifest config the loader
+// reads: the clips' length and the mel frames' (configs.Audio's JSON).
+type clipConfig struct {
+	Audio struct {
+		ClipSeconds float64 `json:"clip_seconds"`
+		Mel         struct {
+			SampleRate int `json:"sample_rate"`
+			WinLength  int `json:"win_length"`
+			Hop        int `json:"hop"`
+		} `json:"mel"`
+	} `json:"audio"`
+}
+
+func audioBatcher(d Info, opts Options) (Batcher[sinks.AudioMaskRow], error) {
 	frames := opts.AudioFrames
 	if frames == 0 {
-		cfg, err := d.taskConfig()
-		if err != nil {
-			return codec[sinks.AudioMaskRow]{}, err
+		var cfg clipConfig
+		if err := d.DecodeConfig(&cfg); err != nil {
+			return nil, err
 		}
 		a := cfg.Audio
 		clip := int(math.Round(a.ClipSeconds * float64(a.Mel.SampleRate)))
 		if clip <= 0 || a.Mel.WinLength <= 0 || a.Mel.Hop <= 0 {
-			return codec[sinks.AudioMaskRow]{}, fmt.Errorf("data: %s: the manifest does not give the clips' length (audio.clip_seconds, audio.mel): set Options.AudioFrames", d.dir)
+			return nil, fmt.Errorf("data: %s: the manifest does not give the clips' length (audio.clip_seconds, audio.mel): set Options.AudioFrames", d.Dir)
 		}
 		// audio.Mel.Frames of a whole clip.
 		frames = 1
@@ -53,10 +84,7 @@ func audioCodec(d *dataset, opts Options) (codec[sinks.AudioMaskRow], error) {
 			frames = 1 + (clip-a.Mel.WinLength)/a.Mel.Hop
 		}
 	}
-	return codec[sinks.AudioMaskRow]{
-		split: audioSplit, key: audioKey,
-		build: func(rows []sinks.AudioMaskRow, _ int) (Batch, error) { return buildAudio(rows, frames) },
-	}, nil
+	return func(rows []sinks.AudioMaskRow, _ int) (Batch, error) { return buildAudio(rows, frames) }, nil
 }
 
 func buildAudio(rows []sinks.AudioMaskRow, frames int) (Batch, error) {
@@ -73,11 +101,11 @@ func buildAudio(rows []sinks.AudioMaskRow, frames int) (Batch, error) {
 		have := int(r.MelFrames) * int(r.MelBins)
 		switch {
 		case int(r.MelBins) != b.Bins:
-			return nil, &rowError{i, fmt.Errorf("%d mel bins in a batch of %d", r.MelBins, b.Bins)}
+			return nil, &RowError{i, fmt.Errorf("%d mel bins in a batch of %d", r.MelBins, b.Bins)}
 		case int(r.MelFrames) > b.Frames:
-			return nil, &rowError{i, fmt.Errorf("%d frames, more than the %d of a whole clip (Options.AudioFrames)", r.MelFrames, b.Frames)}
+			return nil, &RowError{i, fmt.Errorf("%d frames, more than the %d of a whole clip (Options.AudioFrames)", r.MelFrames, b.Frames)}
 		case len(r.Input) != have || len(r.Target) != have || len(r.Mask) != have:
-			return nil, &rowError{i, fmt.Errorf("input, target and mask of %d, %d and %d values for %d×%d", len(r.Input), len(r.Target), len(r.Mask), r.MelFrames, r.MelBins)}
+			return nil, &RowError{i, fmt.Errorf("input, target and mask of %d, %d and %d values for %d×%d", len(r.Input), len(r.Target), len(r.Mask), r.MelFrames, r.MelBins)}
 		}
 		b.Keys[i], b.Lengths[i], b.Silent[i] = r.Key, r.MelFrames, r.Silent
 		copy(b.Input[i*cells:], r.Input)
@@ -117,14 +145,6 @@ func (b *AVBatch) Len() int { return len(b.Keys) }
 
 // RowKeys are the rows' keys.
 func (b *AVBatch) RowKeys() []string { return b.Keys }
-func (b *AVBatch) isBatch()          {}
-
-func avCodec(d *dataset, opts Options) (codec[sinks.AVRow], error) {
-	return codec[sinks.AVRow]{
-		split: avSplit, key: avKey,
-		build: func(rows []sinks.AVRow, _ int) (Batch, error) { return buildAV(rows, opts.Workers) },
-	}, nil
-}
 
 func buildAV(rows []sinks.AVRow, workers int) (Batch, error) {
 	n := len(rows)
@@ -140,11 +160,11 @@ func buildAV(rows []sinks.AVRow, workers int) (Batch, error) {
 		r := &rows[i]
 		switch {
 		case int(r.Width) != b.Width || int(r.Height) != b.Height:
-			return nil, &rowError{i, fmt.Errorf("a %d×%d frame in a batch of %d×%d frames", r.Width, r.Height, b.Width, b.Height)}
+			return nil, &RowError{i, fmt.Errorf("a %d×%d frame in a batch of %d×%d frames", r.Width, r.Height, b.Width, b.Height)}
 		case int(r.MelFrames) != b.MelFrames || int(r.MelBins) != b.MelBins:
-			return nil, &rowError{i, fmt.Errorf("a %d×%d log-mel in a batch of %d×%d", r.MelFrames, r.MelBins, b.MelFrames, b.MelBins)}
+			return nil, &RowError{i, fmt.Errorf("a %d×%d log-mel in a batch of %d×%d", r.MelFrames, r.MelBins, b.MelFrames, b.MelBins)}
 		case len(r.LogMel) != cells:
-			return nil, &rowError{i, fmt.Errorf("%d log-mel values for %d×%d", len(r.LogMel), r.MelFrames, r.MelBins)}
+			return nil, &RowError{i, fmt.Errorf("%d log-mel values for %d×%d", len(r.LogMel), r.MelFrames, r.MelBins)}
 		}
 		b.Keys[i], b.Label[i], b.NegativeKind[i] = r.Key, r.Label, r.NegativeKind
 		copy(b.LogMel[i*cells:], r.LogMel)
@@ -152,7 +172,7 @@ func buildAV(rows []sinks.AVRow, workers int) (Batch, error) {
 	err := parallel(n, workers, func(i int) error {
 		r := &rows[i]
 		if err := decodeInto(b.Frame[i*px:(i+1)*px], r.Frame, r.Encoding, b.Width, b.Height, b.Channels); err != nil {
-			return &rowError{i, fmt.Errorf("frame: %w", err)}
+			return &RowError{i, fmt.Errorf("frame: %w", err)}
 		}
 		return nil
 	})

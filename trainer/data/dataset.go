@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -53,8 +52,8 @@ func openDataset(ctx context.Context, dir string, want string, opts Options) (*d
 	switch {
 	case want != "" && m.Task != want:
 		return nil, fmt.Errorf("data: %s: shards of task %s, the trainer expects %s", dir, m.Task, want)
-	case familyOf(m.Task) == nil:
-		return nil, fmt.Errorf("data: %s: shards of task %s, which the loader does not read (it reads %v)", dir, m.Task, taskNames())
+	case readerOf(m.Task) == nil:
+		return nil, fmt.Errorf("data: %s: shards of task %s, which the loader does not read (it reads %v)", dir, m.Task, Tasks())
 	case m.SchemaVersion != sinks.SchemaVersion:
 		return nil, fmt.Errorf("data: %s: schema version %s, this build reads version %s (rewrite the shards with this pretext)", dir, m.SchemaVersion, sinks.SchemaVersion)
 	}
@@ -209,37 +208,6 @@ func (d *dataset) stage(ctx context.Context, name string) (local string, cleanup
 		return name, func() {}, "", nil
 	}
 	return sinks.LocalCopy(ctx, d.fs, name, d.tempDir)
-}
-
-// taskConfig is the part of a manifest's resolved config the loader reads:
-// the text task's parameters and the audio clips' length.
-type taskConfig struct {
-	Audio struct {
-		ClipSeconds float64 `json:"clip_seconds"`
-		Mel         struct {
-			SampleRate int `json:"sample_rate"`
-			WinLength  int `json:"win_length"`
-			Hop        int `json:"hop"`
-		} `json:"mel"`
-	} `json:"audio"`
-	Config struct {
-		MaxSeqLength         int     `json:"max_seq_length"`
-		MaxPredictionsPerSeq int     `json:"max_predictions_per_seq"`
-		MaskedLMProb         float64 `json:"masked_lm_prob"`
-		WholeWordMask        bool    `json:"do_whole_word_mask"`
-		Masking              string  `json:"masking"`
-	} `json:"config"`
-}
-
-func (d *dataset) taskConfig() (taskConfig, error) {
-	var c taskConfig
-	if len(d.manifest.Config) == 0 {
-		return c, nil
-	}
-	if err := json.Unmarshal(d.manifest.Config, &c); err != nil {
-		return c, fmt.Errorf("data: %s: manifest config: %w", d.dir, err)
-	}
-	return c, nil
 }
 
 // fingerprint identifies the dataset and the options that shape the order

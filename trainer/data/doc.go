@@ -1,14 +1,15 @@
 // Package data is the trainer's loader: it streams the Parquet shards of one
 // pretext dataset folder (local, gs://, s3:// or memfs://, any Beam
 // filesystem) and hands training plain Go batches — float32 and int32 slices
-// with their shapes — for any task: images (colorize, denoise, inpaint),
-// text (mlm_nsp), audio (audio_mask) and audio-visual correspondence
-// (av_correspond). It has no dependency on the training framework.
+// with their shapes — for any registered task: images (colorize, denoise,
+// inpaint), text (mlm_nsp), audio (audio_mask) and audio-visual
+// correspondence (av_correspond) ship with it. It has no dependency on the
+// training framework.
 //
 // # Use
 //
 //	opts := data.DefaultOptions()
-//	opts.Task = "denoise" // refuse any other task's shards
+//	opts.Task = vision.TaskDenoise // refuse any other task's shards
 //	l, err := data.Open(ctx, "out/photos/denoise", opts)
 //	...
 //	defer l.Close()
@@ -25,6 +26,21 @@
 //		case *data.AVBatch:    // av_correspond
 //		}
 //	}
+//
+// # Tasks
+//
+// The loader names no task. Each task registers its reader once
+// (Register, keyed by the task's name as its manifest and shard footers
+// carry it): its Parquet row type, a row's key and split, and a Batcher
+// that turns rows into a Batch, made per dataset from the manifest's
+// config and the Options. Open looks the manifest's task up there; Tasks
+// lists what is registered. The shipped tasks register in image.go,
+// text.go and audio.go. A new task registers from its own file in
+// trainer/train, beside its head, and touches no file here: an image task
+// views its rows as ImageRows and lets ImageBatcher decode them (with a
+// finish step for what it has beyond images, as colorize adds its block
+// targets and a classification task sets ImageBatch.Class); a task of
+// another shape brings its own Batch type.
 //
 // A training checkpoint stores l.State() (a few numbers, JSON-serialisable);
 // Options.Resume set to it makes a new loader give exactly the batches the

@@ -9,12 +9,74 @@ import (
 	"image/png"
 
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
-// ImageBatch is a batch of an image task: colorize, denoise or inpaint.
-// Images are NHWC float32, each byte v as v/255 in [0,1].
+// The image tasks' readers: each views its rows as ImageRows; colorize adds
+// its block targets.
+func init() {
+	Register(vision.TaskColorize, Rows[sinks.ColorizeRow]{
+		Key:   func(r *sinks.ColorizeRow) string { return r.Key },
+		Split: func(r *sinks.ColorizeRow) string { return r.Split },
+		Batcher: ImageBatcher(vision.TaskColorize, func(r *sinks.ColorizeRow) ImageRow {
+			return ImageRow{Key: r.Key, Variant: r.Variant, Width: r.Width, Height: r.Height, Encoding: r.Encoding,
+				Input: r.Input, Target: r.Target, InputChannels: 1, TargetChannels: 3}
+		}, addAB),
+	})
+	Register(vision.TaskDenoise, Rows[sinks.DenoiseRow]{
+		Key:   func(r *sinks.DenoiseRow) string { return r.Key },
+		Split: func(r *sinks.DenoiseRow) string { return r.Split },
+		Batcher: ImageBatcher(vision.TaskDenoise, func(r *sinks.DenoiseRow) ImageRow {
+			return ImageRow{Key: r.Key, Variant: r.Variant, Width: r.Width, Height: r.Height, Encoding: r.Encoding,
+				Input: r.Input, Target: r.Target, InputChannels: 3, TargetChannels: 3}
+		}, nil),
+	})
+	Register(vision.TaskInpaint, Rows[sinks.InpaintRow]{
+		Key:   func(r *sinks.InpaintRow) string { return r.Key },
+		Split: func(r *sinks.InpaintRow) string { return r.Split },
+		Batcher: ImageBatcher(vision.TaskInpaint, func(r *sinks.InpaintRow) ImageRow {
+			holes := r.Mask
+			if holes == nil {
+				holes = []byte{} // an empty mask is a decode error, not "no mask"
+			}
+			return ImageRow{Key: r.Key, Variant: r.Variant, Width: r.Width, Height: r.Height, Encoding: r.Encoding,
+				Input: r.Input, Target: r.Target, Mask: holes, InputChannels: 3, TargetChannels: 3}
+		}, nil),
+	})
+}
+
+// ImageBatcher is the Rows.Batcher of an image task whose rows view as
+// ImageRows: DecodeImages decodes the views (on Options.Workers
+// goroutines), then finish, when not nil, adds to the batch what the task
+// has beyond images (colorize's block targets, a classification task's
+// Class).
+func ImageBatcher[T any](task string, view func(*T) ImageRow, finish func(b *ImageBatch, rows []T) error) func(Info, Options) (Batcher[T], error) {
+	return func(_ Info, opts Options) (Batcher[T], error) {
+		return func(rows []T, _ int) (Batch, error) {
+			views := make([]ImageRow, len(rows))
+			for i := range rows {
+				views[i] = view(&rows[i])
+			}
+			b, err := DecodeImages(task, views, opts.Workers)
+			if err != nil {
+				return nil, err
+			}
+			if finish != nil {
+				if err := finish(b, rows); err != nil {
+					return nil, err
+				}
+			}
+			return b, nil
+		}, nil
+	}
+}
+
+// ImageBatch is a batch of an image task. Images are NHWC float32, each byte
+// v as v/255 in [0,1]. What a task fills beyond Input depends on its rows:
+// a target image (colorize, denoise, inpaint), a hole mask (inpaint), block
+// ab targets (colorize), a class per row (a classification task).
 type ImageBatch struct {
-	// Task is "colorize", "denoise" or "inpaint".
+	// Task is the rows' task.
 	Task string
 	// Keys and Variants identify the rows.
 	Keys     []string
@@ -24,17 +86,21 @@ type ImageBatch struct {
 	// center_crop or border to get one size).
 	Width, Height int
 	// InputChannels is 1 for colorize (the L* channel), 3 otherwise;
-	// Channels is the target's: 3.
+	// Channels is the target's: 3, or 0 for a task without a target image.
 	InputChannels, Channels int
 	// Input is [Len, Height, Width, InputChannels]: the noisy image
 	// (denoise), the image with holes (inpaint), or L*/100 (colorize: the
 	// input column holds round(L*·2.55), so v/255 is L*/100 to within 0.2%).
 	Input []float32
-	// Target is [Len, Height, Width, Channels]: the clean RGB image.
+	// Target is [Len, Height, Width, Channels]: the clean RGB image; nil for
+	// a task without a target image.
 	Target []float32
 	// Mask is [Len, Height, Width, 1], 1 where the input has a hole and 0
 	// elsewhere (inpaint only; nil otherwise).
 	Mask []float32
+	// Class is [Len]: each row's class, for a classification task (whose
+	// batcher sets it after DecodeImages); nil otherwise.
+	Class []int32
 
 	// Colorize only: the target's Lab ab per ABStride×ABStride block.
 
@@ -57,55 +123,70 @@ func (b *ImageBatch) Len() int { return len(b.Keys) }
 
 // RowKeys are the rows' keys.
 func (b *ImageBatch) RowKeys() []string { return b.Keys }
-func (b *ImageBatch) isBatch()          {}
 
-// imageRow is what an image row has in common with the others.
-type imageRow struct {
-	key                  string
-	variant              int32
-	width, height        int32
-	encoding             string
-	input, target, holes []byte
-	inputC, targetC      int
+// ImageRow is what an image row has in common with the others, whatever its
+// task's row type: an image task's batcher views its rows as ImageRows and
+// DecodeImages decodes them.
+type ImageRow struct {
+	Key           string
+	Variant       int32
+	Width, Height int32
+	// Encoding is the images' encoding: png, jpeg or raw.
+	Encoding string
+	// Input is decoded to InputChannels channels (1 or 3).
+	Input         []byte
+	InputChannels int
+	// Target is decoded to TargetChannels channels (1 or 3); with
+	// TargetChannels 0 the task has no target image and Target is ignored.
+	Target         []byte
+	TargetChannels int
+	// Mask is the hole mask (255 in a hole), decoded when the batch's first
+	// row has one (not nil): then every row must.
+	Mask []byte
 }
 
-// buildImages decodes rows into a batch, with a Mask when the rows have
-// holes (inpaint).
-func buildImages(task string, rows []imageRow, workers int) (*ImageBatch, error) {
+// DecodeImages decodes an image task's rows into a batch of task: every row
+// of one size, the batch's channels the first row's. An error caused by one
+// row is a *RowError.
+func DecodeImages(task string, rows []ImageRow, workers int) (*ImageBatch, error) {
 	n := len(rows)
 	b := &ImageBatch{Task: task, Keys: make([]string, n), Variants: make([]int32, n)}
 	if n == 0 {
 		return b, nil
 	}
-	b.Width, b.Height = int(rows[0].width), int(rows[0].height)
-	b.InputChannels, b.Channels = rows[0].inputC, rows[0].targetC
+	b.Width, b.Height = int(rows[0].Width), int(rows[0].Height)
+	b.InputChannels, b.Channels = rows[0].InputChannels, rows[0].TargetChannels
 	for i, r := range rows {
-		if int(r.width) != b.Width || int(r.height) != b.Height {
-			return nil, &rowError{i, fmt.Errorf("a %d×%d image in a batch of %d×%d images: the loader needs one size (write the shards with image.resize center_crop or border)", r.width, r.height, b.Width, b.Height)}
+		if int(r.Width) != b.Width || int(r.Height) != b.Height {
+			return nil, &RowError{i, fmt.Errorf("a %d×%d image in a batch of %d×%d images: the loader needs one size (write the shards with image.resize center_crop or border)", r.Width, r.Height, b.Width, b.Height)}
 		}
-		if r.width <= 0 || r.height <= 0 {
-			return nil, &rowError{i, fmt.Errorf("image of %d×%d pixels", r.width, r.height)}
+		if r.Width <= 0 || r.Height <= 0 {
+			return nil, &RowError{i, fmt.Errorf("image of %d×%d pixels", r.Width, r.Height)}
 		}
-		b.Keys[i], b.Variants[i] = r.key, r.variant
+		b.Keys[i], b.Variants[i] = r.Key, r.Variant
 	}
 	px := b.Width * b.Height
 	b.Input = make([]float32, n*px*b.InputChannels)
-	b.Target = make([]float32, n*px*b.Channels)
-	if rows[0].holes != nil {
+	if b.Channels > 0 {
+		b.Target = make([]float32, n*px*b.Channels)
+	}
+	if rows[0].Mask != nil {
 		b.Mask = make([]float32, n*px)
 	}
 	err := parallel(n, workers, func(i int) error {
 		r := rows[i]
-		if err := decodeInto(b.Input[i*px*b.InputChannels:(i+1)*px*b.InputChannels], r.input, r.encoding, b.Width, b.Height, b.InputChannels); err != nil {
-			return &rowError{i, fmt.Errorf("input: %w", err)}
+		if err := decodeInto(b.Input[i*px*b.InputChannels:(i+1)*px*b.InputChannels], r.Input, r.Encoding, b.Width, b.Height, b.InputChannels); err != nil {
+			return &RowError{i, fmt.Errorf("input: %w", err)}
 		}
-		if err := decodeInto(b.Target[i*px*b.Channels:(i+1)*px*b.Channels], r.target, r.encoding, b.Width, b.Height, b.Channels); err != nil {
-			return &rowError{i, fmt.Errorf("target: %w", err)}
+		if b.Target != nil {
+			if err := decodeInto(b.Target[i*px*b.Channels:(i+1)*px*b.Channels], r.Target, r.Encoding, b.Width, b.Height, b.Channels); err != nil {
+				return &RowError{i, fmt.Errorf("target: %w", err)}
+			}
 		}
 		if b.Mask != nil {
 			m := b.Mask[i*px : (i+1)*px]
-			if err := decodeInto(m, r.holes, r.encoding, b.Width, b.Height, 1); err != nil {
-				return &rowError{i, fmt.Errorf("mask: %w", err)}
+			if err := decodeInto(m, r.Mask, r.Encoding, b.Width, b.Height, 1); err != nil {
+				return &RowError{i, fmt.Errorf("mask: %w", err)}
 			}
 			// 255 is a hole; a JPEG mask is thresholded at half.
 			for j, v := range m {
@@ -124,25 +205,6 @@ func buildImages(task string, rows []imageRow, workers int) (*ImageBatch, error)
 	return b, nil
 }
 
-func colorizeCodec(d *dataset, opts Options) (codec[sinks.ColorizeRow], error) {
-	return codec[sinks.ColorizeRow]{
-		split: colorizeSplit, key: colorizeKey,
-		build: func(rows []sinks.ColorizeRow, _ int) (Batch, error) {
-			views := make([]imageRow, len(rows))
-			for i := range rows {
-				r := &rows[i]
-				views[i] = imageRow{key: r.Key, variant: r.Variant, width: r.Width, height: r.Height, encoding: r.Encoding,
-					input: r.Input, target: r.Target, inputC: 1, targetC: 3}
-			}
-			b, err := buildImages("colorize", views, opts.Workers)
-			if err != nil {
-				return nil, err
-			}
-			return b, addAB(b, rows)
-		},
-	}, nil
-}
-
 // addAB adds colorize's block targets.
 func addAB(b *ImageBatch, rows []sinks.ColorizeRow) error {
 	n := len(rows)
@@ -157,10 +219,10 @@ func addAB(b *ImageBatch, rows []sinks.ColorizeRow) error {
 	for i := range rows {
 		r := &rows[i]
 		if int(r.ABHeight) != b.ABHeight || int(r.ABWidth) != b.ABWidth {
-			return &rowError{i, fmt.Errorf("ab grid of %d×%d blocks in a batch of %d×%d", r.ABHeight, r.ABWidth, b.ABHeight, b.ABWidth)}
+			return &RowError{i, fmt.Errorf("ab grid of %d×%d blocks in a batch of %d×%d", r.ABHeight, r.ABWidth, b.ABHeight, b.ABWidth)}
 		}
 		if len(r.ABBins) != cells || len(r.TargetAB) != 2*cells {
-			return &rowError{i, fmt.Errorf("%d ab bins and %d ab values for %d×%d blocks", len(r.ABBins), len(r.TargetAB), r.ABHeight, r.ABWidth)}
+			return &RowError{i, fmt.Errorf("%d ab bins and %d ab values for %d×%d blocks", len(r.ABBins), len(r.TargetAB), r.ABHeight, r.ABWidth)}
 		}
 		for j, v := range r.ABBins {
 			b.ABBins[i*cells+j] = int32(v)
@@ -171,40 +233,6 @@ func addAB(b *ImageBatch, rows []sinks.ColorizeRow) error {
 		b.SourceIsGray[i] = r.SourceIsGray
 	}
 	return nil
-}
-
-func denoiseCodec(d *dataset, opts Options) (codec[sinks.DenoiseRow], error) {
-	return codec[sinks.DenoiseRow]{
-		split: denoiseSplit, key: denoiseKey,
-		build: func(rows []sinks.DenoiseRow, _ int) (Batch, error) {
-			views := make([]imageRow, len(rows))
-			for i := range rows {
-				r := &rows[i]
-				views[i] = imageRow{key: r.Key, variant: r.Variant, width: r.Width, height: r.Height, encoding: r.Encoding,
-					input: r.Input, target: r.Target, inputC: 3, targetC: 3}
-			}
-			return buildImages("denoise", views, opts.Workers)
-		},
-	}, nil
-}
-
-func inpaintCodec(d *dataset, opts Options) (codec[sinks.InpaintRow], error) {
-	return codec[sinks.InpaintRow]{
-		split: inpaintSplit, key: inpaintKey,
-		build: func(rows []sinks.InpaintRow, _ int) (Batch, error) {
-			views := make([]imageRow, len(rows))
-			for i := range rows {
-				r := &rows[i]
-				holes := r.Mask
-				if holes == nil {
-					holes = []byte{} // an empty mask is a decode error, not "no mask"
-				}
-				views[i] = imageRow{key: r.Key, variant: r.Variant, width: r.Width, height: r.Height, encoding: r.Encoding,
-					input: r.Input, target: r.Target, holes: holes, inputC: 3, targetC: 3}
-			}
-			return buildImages("inpaint", views, opts.Workers)
-		},
-	}, nil
 }
 
 // unit maps a byte to [0,1].

@@ -10,14 +10,15 @@ import (
 	"github.com/pretext-dev/pretext/sinks"
 )
 
-// Batch is a batch of one task family: *ImageBatch, *TextBatch, *AudioBatch
-// or *AVBatch. Every slice is flat, row-major, with the shape its field's
-// doc gives; Len is the number of rows (the leading dimension).
+// Batch is a batch of one task: the type its Rows' Batcher makes. The
+// tasks this package ships make *ImageBatch, *TextBatch, *AudioBatch or
+// *AVBatch; a task registered elsewhere may make its own type. Every slice
+// is flat, row-major, with the shape its field's doc gives; Len is the
+// number of rows (the leading dimension).
 type Batch interface {
 	Len() int
 	// RowKeys are the rows' keys, in batch order.
 	RowKeys() []string
-	isBatch()
 }
 
 // State is a loader's position: the batches after it are determined by it,
@@ -68,8 +69,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	fam := familyOf(d.manifest.Task)
-	if opts.Split != "" && !fam.hasSplit {
+	rd := readerOf(d.manifest.Task)
+	if opts.Split != "" && !rd.hasSplit {
 		d.fs.Close()
 		return nil, fmt.Errorf("data: %s: rows of task %s have no split column; Options.Split must be empty (got %q)", dir, d.manifest.Task, opts.Split)
 	}
@@ -78,7 +79,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Loader, error) {
 		return nil, fmt.Errorf("data: %s: Options.Resume is a position in another dataset or order (fingerprint %s, this one is %s): the dataset, Seed, ShuffleBuffer, Limit and Split must be those of the run that saved it",
 			dir, opts.Resume.Fingerprint, d.fingerprint(opts))
 	}
-	src, err := fam.open(ctx, d, opts)
+	src, err := rd.open(ctx, d, opts)
 	if err != nil {
 		d.fs.Close()
 		return nil, err
@@ -107,24 +108,16 @@ func (l *Loader) Close() error {
 	return err
 }
 
-// codec is what a stream needs to know of a row type.
+// codec is what a stream needs to know of a row type: a registered Rows
+// with its Batcher made for the dataset.
 type codec[T any] struct {
 	// split returns a row's split; nil when rows have no split column.
 	split func(*T) string
 	key   func(*T) string
 	// build makes the batch of rows, for epoch. An error caused by one row
-	// is a *rowError.
-	build func(rows []T, epoch int) (Batch, error)
+	// is a *RowError.
+	build Batcher[T]
 }
-
-// rowError is a row that cannot go into a batch.
-type rowError struct {
-	i   int // index in the batch
-	err error
-}
-
-func (e *rowError) Error() string { return e.err.Error() }
-func (e *rowError) Unwrap() error { return e.err }
 
 // entry is a shuffle-buffer slot: a row, or nothing for a row of another split.
 type entry[T any] struct {
@@ -291,13 +284,13 @@ func (s *stream[T]) nextBatch() (Batch, error) {
 
 // rowErr names the shard and key of the row that failed.
 func (s *stream[T]) rowErr(err error, rows []T, pos []int64) error {
-	var re *rowError
-	if !errors.As(err, &re) || re.i < 0 || re.i >= len(rows) {
+	var re *RowError
+	if !errors.As(err, &re) || re.Row < 0 || re.Row >= len(rows) {
 		return fmt.Errorf("data: %s: %w", s.d.dir, err)
 	}
-	i, row := s.plan.locate(pos[re.i])
+	i, row := s.plan.locate(pos[re.Row])
 	name := s.d.path(s.d.manifest.Shards[s.plan.order[i]])
-	return fmt.Errorf("data: shard %s, row %d (key %q): %w", name, row, s.c.key(&rows[re.i]), re.err)
+	return fmt.Errorf("data: shard %s, row %d (key %q): %w", name, row, s.c.key(&rows[re.Row]), re.Err)
 }
 
 func (s *stream[T]) state() State {

@@ -73,10 +73,10 @@ func TestTasksAreRegistered(t *testing.T) {
 		"inpaint": sinks.FormatOf[sinks.InpaintRow](), "mlm_nsp": sinks.FormatOf[sinks.MLMRow](),
 		"audio_mask": sinks.FormatOf[sinks.AudioMaskRow](), "av_correspond": sinks.FormatOf[sinks.AVRow](),
 	}
-	if got := taskNames(); len(got) != len(formats) {
+	if got := Tasks(); len(got) != len(formats) {
 		t.Fatalf("loader reads %v", got)
 	}
-	for _, name := range taskNames() {
+	for _, name := range Tasks() {
 		task, ok := transforms.Lookup(name)
 		if !ok {
 			t.Errorf("task %s is not registered by any pipeline", name)
@@ -85,6 +85,35 @@ func TestTasksAreRegistered(t *testing.T) {
 		if task.Format.Name() != formats[name].Name() {
 			t.Errorf("task %s writes %s, the loader reads %s", name, task.Format.Name(), formats[name].Name())
 		}
+	}
+}
+
+// A second or incomplete registration is a programming error: Register
+// panics.
+func TestRegisterRefuses(t *testing.T) {
+	ok := Rows[sinks.DenoiseRow]{
+		Key: func(r *sinks.DenoiseRow) string { return r.Key },
+		Batcher: func(Info, Options) (Batcher[sinks.DenoiseRow], error) {
+			return func([]sinks.DenoiseRow, int) (Batch, error) { return nil, nil }, nil
+		},
+	}
+	for name, reg := range map[string]func(){
+		"twice":      func() { Register("denoise", ok) },
+		"no key":     func() { Register("test_nokey", Rows[sinks.DenoiseRow]{Batcher: ok.Batcher}) },
+		"no batcher": func() { Register("test_nobatcher", Rows[sinks.DenoiseRow]{Key: ok.Key}) },
+		"no name":    func() { Register("", ok) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: Register did not panic", name)
+				}
+			}()
+			reg()
+		}()
+	}
+	if slices.ContainsFunc(Tasks(), func(n string) bool { return strings.HasPrefix(n, "test_") }) {
+		t.Errorf("a refused registration is listed: %v", Tasks())
 	}
 }
 

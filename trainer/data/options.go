@@ -11,11 +11,12 @@ import (
 // Options configure a Loader. Start from DefaultOptions; Open validates them
 // and reports every bad field.
 type Options struct {
-	// Task is the task the trainer expects ("denoise", "mlm_nsp", …). A
-	// dataset of another task is refused. "" accepts any task.
+	// Task is the task the trainer expects (one of Tasks). A dataset of
+	// another task is refused. "" accepts any task.
 	Task string
 	// Split keeps the rows of one split: "train", "val", "test", or "" for
-	// all. Tasks whose rows have no split column (mlm_nsp) accept only "".
+	// all. Tasks whose rows have no split column (text's BERT instances)
+	// accept only "".
 	Split string
 	// BatchSize is the number of rows per batch (at least 1).
 	BatchSize int
@@ -97,8 +98,8 @@ func (o Options) Validate() error {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	if o.Task != "" && familyOf(o.Task) == nil {
-		bad("Task", "unknown task %q (the loader reads %v)", o.Task, taskNames())
+	if o.Task != "" && readerOf(o.Task) == nil {
+		bad("Task", "unknown task %q (the loader reads %v)", o.Task, Tasks())
 	}
 	if !slices.Contains(Splits, o.Split) {
 		bad("Split", "must be train, val, test or empty (got %q)", o.Split)

@@ -2,6 +2,8 @@ package data
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -9,57 +11,114 @@ import (
 	"github.com/pretext-dev/pretext/sinks"
 )
 
-// family says how to read one task's rows.
-type family struct {
-	hasSplit bool // rows have a split column
+// Rows is the loader's side of one task: how the rows of its Parquet row
+// type T (the type the pipeline writes for it) become batches. A task
+// registers it once, with Register, beside its code: the tasks this package
+// ships in image.go, text.go and audio.go; a task added later in the
+// trainer's file of that task, which also registers its head (see package
+// train), so that a new task touches no file of the loader.
+type Rows[T any] struct {
+	// Key returns a row's key, for errors that name the row.
+	Key func(*T) string
+	// Split returns a row's split (train, val, test); nil when the task's
+	// rows have no split column, and then Options.Split must be empty.
+	Split func(*T) string
+	// Batcher makes, for one dataset, the function that turns rows into a
+	// batch. It sees the dataset's manifest (the label-shaping config the
+	// pipeline recorded) and the options, and fails, before any row is
+	// read, when they do not fit together.
+	Batcher func(d Info, opts Options) (Batcher[T], error)
+}
+
+// Batcher makes the batch of rows, drawn in epoch epoch (a batcher that
+// draws, as dynamic masking does, seeds by it). An error caused by one row
+// is a *RowError, so that the loader can name the row's shard and key.
+type Batcher[T any] func(rows []T, epoch int) (Batch, error)
+
+// Info is what a Batcher knows of the dataset it reads.
+type Info struct {
+	// Dir is the dataset's folder, for errors.
+	Dir string
+	// Manifest is its manifest.
+	Manifest *sinks.Manifest
+}
+
+// DecodeConfig decodes the manifest's config (the pipeline's resolved,
+// label-shaping config, as JSON) into v, which names the fields its task
+// reads. A manifest without a config leaves v as it is.
+func (i Info) DecodeConfig(v any) error {
+	if len(i.Manifest.Config) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(i.Manifest.Config, v); err != nil {
+		return fmt.Errorf("data: %s: manifest config: %w", i.Dir, err)
+	}
+	return nil
+}
+
+// RowError is a row that cannot go into a batch.
+type RowError struct {
+	// Row is the row's index in the rows given to the Batcher.
+	Row int
+	Err error
+}
+
+func (e *RowError) Error() string { return e.Err.Error() }
+func (e *RowError) Unwrap() error { return e.Err }
+
+// reader is a registered task's Rows with its row type erased.
+type reader struct {
+	hasSplit bool
 	open     func(ctx context.Context, d *dataset, opts Options) (source, error)
 }
 
-// The tasks the loader reads, by the name their manifest and footers carry.
-var families = map[string]*family{
-	"colorize":      {hasSplit: true, open: openWith(colorizeCodec)},
-	"denoise":       {hasSplit: true, open: openWith(denoiseCodec)},
-	"inpaint":       {hasSplit: true, open: openWith(inpaintCodec)},
-	"mlm_nsp":       {hasSplit: false, open: openWith(textCodec)},
-	"audio_mask":    {hasSplit: true, open: openWith(audioCodec)},
-	"av_correspond": {hasSplit: true, open: openWith(avCodec)},
+var (
+	readersMu sync.RWMutex
+	readers   = map[string]*reader{}
+)
+
+// Register makes the loader read the datasets of task, the name their
+// manifests and shard footers carry, with r. It panics on an incomplete or
+// second registration of a task: a programming error that any test of the
+// package that registers it catches.
+func Register[T any](task string, r Rows[T]) {
+	if task == "" || r.Key == nil || r.Batcher == nil {
+		panic(fmt.Sprintf("data: incomplete registration of task %q", task))
+	}
+	readersMu.Lock()
+	defer readersMu.Unlock()
+	if _, dup := readers[task]; dup {
+		panic(fmt.Sprintf("data: task %q registered twice", task))
+	}
+	readers[task] = &reader{
+		hasSplit: r.Split != nil,
+		open: func(ctx context.Context, d *dataset, opts Options) (source, error) {
+			b, err := r.Batcher(Info{Dir: d.dir, Manifest: d.manifest}, opts)
+			if err != nil {
+				return nil, err
+			}
+			return newStream(ctx, d, opts, codec[T]{split: r.Split, key: r.Key, build: b})
+		},
+	}
 }
 
-func familyOf(task string) *family { return families[task] }
+func readerOf(task string) *reader {
+	readersMu.RLock()
+	defer readersMu.RUnlock()
+	return readers[task]
+}
 
-func taskNames() []string {
-	names := make([]string, 0, len(families))
-	for n := range families {
+// Tasks are the tasks the loader reads, sorted.
+func Tasks() []string {
+	readersMu.RLock()
+	defer readersMu.RUnlock()
+	names := make([]string, 0, len(readers))
+	for n := range readers {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	return names
 }
-
-// openWith returns a family's open function for row type T, whose codec
-// newCodec makes for the dataset and options.
-func openWith[T any](newCodec func(d *dataset, opts Options) (codec[T], error)) func(context.Context, *dataset, Options) (source, error) {
-	return func(ctx context.Context, d *dataset, opts Options) (source, error) {
-		c, err := newCodec(d, opts)
-		if err != nil {
-			return nil, err
-		}
-		return newStream(ctx, d, opts, c)
-	}
-}
-
-// The row types' keys and splits.
-func colorizeKey(r *sinks.ColorizeRow) string   { return r.Key }
-func colorizeSplit(r *sinks.ColorizeRow) string { return r.Split }
-func denoiseKey(r *sinks.DenoiseRow) string     { return r.Key }
-func denoiseSplit(r *sinks.DenoiseRow) string   { return r.Split }
-func inpaintKey(r *sinks.InpaintRow) string     { return r.Key }
-func inpaintSplit(r *sinks.InpaintRow) string   { return r.Split }
-func mlmKey(r *sinks.MLMRow) string             { return r.Key }
-func audioKey(r *sinks.AudioMaskRow) string     { return r.Key }
-func audioSplit(r *sinks.AudioMaskRow) string   { return r.Split }
-func avKey(r *sinks.AVRow) string               { return r.Key }
-func avSplit(r *sinks.AVRow) string             { return r.Split }
 
 // parallel runs fn(0) … fn(n-1) on up to workers goroutines and returns the
 // error of the lowest index that failed, so that the error, like the batch,

@@ -46,7 +46,6 @@ func (b *TextBatch) Len() int { return len(b.Keys) }
 
 // RowKeys are the rows' keys.
 func (b *TextBatch) RowKeys() []string { return b.Keys }
-func (b *TextBatch) isBatch()          {}
 
 // Defaults of google-research/bert, for manifests that do not say.
 const (
@@ -55,10 +54,31 @@ const (
 	defaultMaskedLMProb   = 0.15
 )
 
-func textCodec(d *dataset, opts Options) (codec[sinks.MLMRow], error) {
-	cfg, err := d.taskConfig()
-	if err != nil {
-		return codec[sinks.MLMRow]{}, err
+// The text task's reader: BERT instances padded to the dataset's lengths,
+// with the shards' masks or masks drawn per epoch.
+func init() {
+	Register(text.TaskMLMNSP, Rows[sinks.MLMRow]{
+		Key:     func(r *sinks.MLMRow) string { return r.Key },
+		Batcher: textBatcher,
+	})
+}
+
+// instanceConfig is the part of a text dataset's manifest config the loader
+// reads: the instances' parameters (text.InstanceConfig's JSON).
+type instanceConfig struct {
+	Config struct {
+		MaxSeqLength         int     `json:"max_seq_length"`
+		MaxPredictionsPerSeq int     `json:"max_predictions_per_seq"`
+		MaskedLMProb         float64 `json:"masked_lm_prob"`
+		WholeWordMask        bool    `json:"do_whole_word_mask"`
+		Masking              string  `json:"masking"`
+	} `json:"config"`
+}
+
+func textBatcher(d Info, opts Options) (Batcher[sinks.MLMRow], error) {
+	var cfg instanceConfig
+	if err := d.DecodeConfig(&cfg); err != nil {
+		return nil, err
 	}
 	tc := cfg.Config
 	seqLen := firstPositive(opts.MaxSeqLen, tc.MaxSeqLength, defaultMaxSeqLen)
@@ -68,7 +88,7 @@ func textCodec(d *dataset, opts Options) (codec[sinks.MLMRow], error) {
 	case opts.Masking == "" && tc.Masking == "none":
 		dynamic = true
 	case opts.Masking == "static" && tc.Masking == "none":
-		return codec[sinks.MLMRow]{}, fmt.Errorf("data: %s: the shards were written with masking: none and hold no masks; mask dynamically (Options.Masking \"\" or \"dynamic\", with Options.Vocab)", d.dir)
+		return nil, fmt.Errorf("data: %s: the shards were written with masking: none and hold no masks; mask dynamically (Options.Masking \"\" or \"dynamic\", with Options.Vocab)", d.Dir)
 	}
 	var pad int32
 	if opts.Vocab != nil {
@@ -77,7 +97,7 @@ func textCodec(d *dataset, opts Options) (codec[sinks.MLMRow], error) {
 	var m *masker
 	if dynamic {
 		if opts.Vocab == nil {
-			return codec[sinks.MLMRow]{}, fmt.Errorf("data: %s: dynamic masking (the shards were written with masking: %q, Options.Masking %q) needs Options.Vocab: the vocabulary the shards were tokenized with", d.dir, tc.Masking, opts.Masking)
+			return nil, fmt.Errorf("data: %s: dynamic masking (the shards were written with masking: %q, Options.Masking %q) needs Options.Vocab: the vocabulary the shards were tokenized with", d.Dir, tc.Masking, opts.Masking)
 		}
 		prob := opts.MaskedLMProb
 		if prob == 0 {
@@ -86,12 +106,13 @@ func textCodec(d *dataset, opts Options) (codec[sinks.MLMRow], error) {
 		if prob == 0 {
 			prob = defaultMaskedLMProb
 		}
+		var err error
 		if m, err = newMasker(opts.Vocab, prob, maxPred, tc.WholeWordMask, opts.Seed); err != nil {
-			return codec[sinks.MLMRow]{}, fmt.Errorf("data: %s: Options.Vocab: %w", d.dir, err)
+			return nil, fmt.Errorf("data: %s: Options.Vocab: %w", d.Dir, err)
 		}
 	}
 	t := &textBuilder{seqLen: seqLen, maxPred: maxPred, pad: pad, masker: m}
-	return codec[sinks.MLMRow]{key: mlmKey, build: t.build}, nil
+	return t.build, nil
 }
 
 func firstPositive(vs ...int) int {
@@ -123,7 +144,7 @@ func (t *textBuilder) build(rows []sinks.MLMRow, epoch int) (Batch, error) {
 		r := &rows[i]
 		ids, pos, labels, err := t.masks(r, epoch)
 		if err != nil {
-			return nil, &rowError{i, err}
+			return nil, &RowError{i, err}
 		}
 		b.Keys[i], b.Dupes[i] = r.Key, r.Dupe
 		in := b.InputIDs[i*S : (i+1)*S]
