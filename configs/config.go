@@ -402,83 +402,80 @@ func (c Config) TaskNames() []string { return sortedKeys(c.Tasks) }
 
 // Validate reports every bad field, each by its path.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	if strings.TrimSpace(c.Input) == "" {
-		bad("input", "is required (a file pattern such as testdata/images/**)")
+		f.Addf("input", "is required (a file pattern such as testdata/images/**)")
 	}
 	if strings.TrimSpace(c.Output) == "" {
-		bad("output", "is required (a folder)")
+		f.Addf("output", "is required (a folder)")
 	}
 	if c.Limit < 0 {
-		bad("limit", "must be >= 0 (got %d)", c.Limit)
+		f.Addf("limit", "must be >= 0 (got %d)", c.Limit)
 	}
 	switch c.Modality {
 	case "image":
-		errs = append(errs, c.Image.validate()...)
+		f.Add(c.Image.validate()...)
 	case "text":
-		errs = append(errs, c.Text.validate()...)
+		f.Add(c.Text.validate()...)
 	case "audio":
-		errs = append(errs, c.Audio.validate()...)
+		f.Add(c.Audio.validate()...)
 	case "video":
-		errs = append(errs, c.Image.validate()...)
-		errs = append(errs, c.Audio.validate()...)
-		errs = append(errs, c.Video.validate()...)
+		f.Add(c.Image.validate()...)
+		f.Add(c.Audio.validate()...)
+		f.Add(c.Video.validate()...)
 	default:
-		bad("modality", "must be image, text, audio or video (got %q)", c.Modality)
+		f.Addf("modality", "must be image, text, audio or video (got %q)", c.Modality)
 	}
 	sp := c.Split
-	for _, f := range []struct {
+	for _, share := range []struct {
 		name string
 		v    float64
 	}{{"train", sp.Train}, {"val", sp.Val}, {"test", sp.Test}} {
-		if !(f.v >= 0 && f.v <= 1) {
-			bad("split."+f.name, "must be in [0, 1] (got %v)", f.v)
+		if !(share.v >= 0 && share.v <= 1) {
+			f.Addf("split."+share.name, "must be in [0, 1] (got %v)", share.v)
 		}
 	}
 	if s := sp.Train + sp.Val + sp.Test; math.Abs(s-1) > 1e-9 {
-		bad("split", "train + val + test must be 1 (got %v)", s)
+		f.Addf("split", "train + val + test must be 1 (got %v)", s)
 	}
 	if c.Sink.NumShards < 1 || c.Sink.NumShards > 99999 {
-		bad("sink.num_shards", "must be in [1, 99999] (got %d)", c.Sink.NumShards)
+		f.Addf("sink.num_shards", "must be in [1, 99999] (got %d)", c.Sink.NumShards)
 	}
 	if c.Sink.RowGroupRows < 1 {
-		bad("sink.row_group_rows", "must be >= 1 (got %d)", c.Sink.RowGroupRows)
+		f.Addf("sink.row_group_rows", "must be >= 1 (got %d)", c.Sink.RowGroupRows)
 	}
 	if c.Sink.RowGroupMB < 1 {
-		bad("sink.row_group_mb", "must be >= 1 (got %d)", c.Sink.RowGroupMB)
+		f.Addf("sink.row_group_mb", "must be >= 1 (got %d)", c.Sink.RowGroupMB)
 	}
 	if c.Sink.BufferMB < 1 {
-		bad("sink.buffer_mb", "must be >= 1 (got %d)", c.Sink.BufferMB)
+		f.Addf("sink.buffer_mb", "must be >= 1 (got %d)", c.Sink.BufferMB)
 	}
 	if l := c.Sink.CompressionLevel; l != "" && !slices.Contains(CompressionLevels, l) {
-		bad("sink.compression_level", "must be one of %s (got %q)", strings.Join(CompressionLevels, ", "), l)
+		f.Addf("sink.compression_level", "must be one of %s (got %q)", strings.Join(CompressionLevels, ", "), l)
 	}
 	if c.Modality == "image" || c.Modality == "video" {
-		errs = append(errs, c.rowFits()...)
+		f.Add(c.rowFits()...)
 	}
 	if c.Worker.MemoryMB < 0 {
-		bad("worker.memory_mb", "must be >= 0, 0 for 1/32 of the machine's memory (got %d)", c.Worker.MemoryMB)
+		f.Addf("worker.memory_mb", "must be >= 0, 0 for 1/32 of the machine's memory (got %d)", c.Worker.MemoryMB)
 	}
 	if len(c.Tasks) == 0 {
-		bad("tasks", "at least one task is required (known: %s)", strings.Join(transforms.Names(""), ", "))
+		f.Addf("tasks", "at least one task is required (known: %s)", strings.Join(transforms.Names(""), ", "))
 	}
 	for _, name := range c.TaskNames() {
 		t, ok := transforms.Lookup(name)
 		if !ok {
-			bad("tasks."+name, "unknown task")
+			f.Addf("tasks."+name, "unknown task")
 			continue
 		}
 		if !TaskFits(t.Modality, c.Modality) {
-			bad("tasks."+name, "is a %s task; this config's modality is %s", t.Modality, c.Modality)
+			f.Addf("tasks."+name, "is a %s task; this config's modality is %s", t.Modality, c.Modality)
 		}
 		if err := c.Tasks[name].Validate("tasks." + name); err != nil {
-			errs = append(errs, err)
+			f.Add(err)
 		}
 	}
-	return errors.Join(errs...)
+	return f.Err()
 }
 
 // MaxRowBytesPerPixel bounds the payload of one image task row per output
@@ -577,144 +574,132 @@ func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessa
 func (c Config) TaskJSON(task string) ([]byte, error) { return json.Marshal(c.Tasks[task]) }
 
 func (im Image) validate() []error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	if im.MaxPixels <= 0 {
-		bad("image.max_pixels", "must be > 0 (got %d)", im.MaxPixels)
+		f.Addf("image.max_pixels", "must be > 0 (got %d)", im.MaxPixels)
 	}
 	if im.MaxBytes <= 0 {
-		bad("image.max_bytes", "must be > 0 (got %d)", im.MaxBytes)
+		f.Addf("image.max_bytes", "must be > 0 (got %d)", im.MaxBytes)
 	}
 	if im.MinWidth < 1 {
-		bad("image.min_width", "must be >= 1 (got %d)", im.MinWidth)
+		f.Addf("image.min_width", "must be >= 1 (got %d)", im.MinWidth)
 	}
 	if im.MinHeight < 1 {
-		bad("image.min_height", "must be >= 1 (got %d)", im.MinHeight)
+		f.Addf("image.min_height", "must be >= 1 (got %d)", im.MinHeight)
 	}
 	if !(im.MaxAspect >= 1) {
-		bad("image.max_aspect", "must be >= 1 (got %v)", im.MaxAspect)
+		f.Addf("image.max_aspect", "must be >= 1 (got %v)", im.MaxAspect)
 	}
 	if !oneOf(im.Resize, "center_crop", "keep_ratio", "border", "no") {
-		bad("image.resize", "must be one of center_crop, keep_ratio, border, no (got %q)", im.Resize)
+		f.Addf("image.resize", "must be one of center_crop, keep_ratio, border, no (got %q)", im.Resize)
 	}
 	if im.Size < 8 || im.Size > 8192 {
-		bad("image.size", "must be in [8, 8192] (got %d)", im.Size)
+		f.Addf("image.size", "must be in [8, 8192] (got %d)", im.Size)
 	}
 	if !oneOf(im.Filter, "lanczos", "catmullrom", "linear", "box", "nearest") {
-		bad("image.filter", "must be one of lanczos, catmullrom, linear, box, nearest (got %q)", im.Filter)
+		f.Addf("image.filter", "must be one of lanczos, catmullrom, linear, box, nearest (got %q)", im.Filter)
 	}
 	if !oneOf(im.Encoding, "png", "jpeg", "raw") {
-		bad("image.encoding", "must be one of png, jpeg, raw (got %q)", im.Encoding)
+		f.Addf("image.encoding", "must be one of png, jpeg, raw (got %q)", im.Encoding)
 	}
 	if !oneOf(im.PNGLevel, "default", "best_speed", "best_compression", "none") {
-		bad("image.png_level", "must be one of default, best_speed, best_compression, none (got %q)", im.PNGLevel)
+		f.Addf("image.png_level", "must be one of default, best_speed, best_compression, none (got %q)", im.PNGLevel)
 	}
 	if im.JPEGQuality < 1 || im.JPEGQuality > 100 {
-		bad("image.jpeg_quality", "must be in [1, 100] (got %d)", im.JPEGQuality)
+		f.Addf("image.jpeg_quality", "must be in [1, 100] (got %d)", im.JPEGQuality)
 	}
 	if im.MaxDecodeMB < 1 {
-		bad("image.max_decode_mb", "must be >= 1 (got %d)", im.MaxDecodeMB)
+		f.Addf("image.max_decode_mb", "must be >= 1 (got %d)", im.MaxDecodeMB)
 	}
 	if im.MaxScans < 1 {
-		bad("image.max_scans", "must be >= 1 (got %d)", im.MaxScans)
+		f.Addf("image.max_scans", "must be >= 1 (got %d)", im.MaxScans)
 	}
 	if !(im.TimeoutSeconds > 0) {
-		bad("image.timeout_s", "must be > 0 (got %v)", im.TimeoutSeconds)
+		f.Addf("image.timeout_s", "must be > 0 (got %v)", im.TimeoutSeconds)
 	}
-	return errs
+	return f.Errs()
 }
 
 func (t Text) validate() []error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	if strings.TrimSpace(t.Vocab) == "" {
-		bad("text.vocab", "is required (a vocab.txt, e.g. testdata/wordpiece/vocab-bert-base-uncased.txt)")
+		f.Addf("text.vocab", "is required (a vocab.txt, e.g. testdata/wordpiece/vocab-bert-base-uncased.txt)")
 	}
 	if !oneOf(t.Format, "lines", "paragraphs") {
-		bad("text.format", "must be lines or paragraphs (got %q)", t.Format)
+		f.Addf("text.format", "must be lines or paragraphs (got %q)", t.Format)
 	}
 	if t.MaxLineBytes < 16 {
-		bad("text.max_line_bytes", "must be >= 16 (got %d)", t.MaxLineBytes)
+		f.Addf("text.max_line_bytes", "must be >= 16 (got %d)", t.MaxLineBytes)
 	}
 	if t.MaxDocumentBytes < t.MaxLineBytes {
-		bad("text.max_document_bytes", "must be >= max_line_bytes (got %d)", t.MaxDocumentBytes)
+		f.Addf("text.max_document_bytes", "must be >= max_line_bytes (got %d)", t.MaxDocumentBytes)
 	}
 	if t.RangeMB < 1 {
-		bad("text.range_mb", "must be >= 1 (got %d)", t.RangeMB)
+		f.Addf("text.range_mb", "must be >= 1 (got %d)", t.RangeMB)
 	}
 	if t.GroupSize < 2 {
-		bad("text.group_size", "must be >= 2 (got %d)", t.GroupSize)
+		f.Addf("text.group_size", "must be >= 2 (got %d)", t.GroupSize)
 	}
 	if t.NumBuckets < 1 {
-		bad("text.num_buckets", "must be >= 1 (got %d)", t.NumBuckets)
+		f.Addf("text.num_buckets", "must be >= 1 (got %d)", t.NumBuckets)
 	}
-	return errs
+	return f.Errs()
 }
 
 func (a Audio) validate() []error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	if a.MaxBytes <= 0 {
-		bad("audio.max_bytes", "must be > 0 (got %d)", a.MaxBytes)
+		f.Addf("audio.max_bytes", "must be > 0 (got %d)", a.MaxBytes)
 	}
 	if a.MaxSamples <= 0 {
-		bad("audio.max_samples", "must be > 0 (got %d)", a.MaxSamples)
+		f.Addf("audio.max_samples", "must be > 0 (got %d)", a.MaxSamples)
 	}
 	if !(a.MaxSeconds > 0) {
-		bad("audio.max_seconds", "must be > 0 (got %v)", a.MaxSeconds)
+		f.Addf("audio.max_seconds", "must be > 0 (got %v)", a.MaxSeconds)
 	}
 	for _, err := range a.Mel.Validate() {
-		errs = append(errs, fmt.Errorf("audio.mel.%w", err))
+		f.Add(fmt.Errorf("audio.mel.%w", err))
 	}
 	if !(a.MinSeconds > 0) {
-		bad("audio.min_seconds", "must be > 0 (got %v)", a.MinSeconds)
+		f.Addf("audio.min_seconds", "must be > 0 (got %v)", a.MinSeconds)
 	}
 	if !(a.ClipSeconds >= a.MinSeconds) {
-		bad("audio.clip_seconds", "must be >= min_seconds (got %v)", a.ClipSeconds)
+		f.Addf("audio.clip_seconds", "must be >= min_seconds (got %v)", a.ClipSeconds)
 	}
 	if !(a.SilenceDBFS <= 0) {
-		bad("audio.silence_dbfs", "must be <= 0 (got %v)", a.SilenceDBFS)
+		f.Addf("audio.silence_dbfs", "must be <= 0 (got %v)", a.SilenceDBFS)
 	}
 	if !(a.TimeoutSeconds > 0) {
-		bad("audio.timeout_s", "must be > 0 (got %v)", a.TimeoutSeconds)
+		f.Addf("audio.timeout_s", "must be > 0 (got %v)", a.TimeoutSeconds)
 	}
-	return errs
+	return f.Errs()
 }
 
 func (v Video) validate() []error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	if !(v.FPS > 0 && v.FPS <= 120) {
-		bad("video.fps", "must be in (0, 120] (got %v)", v.FPS)
+		f.Addf("video.fps", "must be in (0, 120] (got %v)", v.FPS)
 	}
 	if v.MaxBytes <= 0 {
-		bad("video.max_bytes", "must be > 0 (got %d)", v.MaxBytes)
+		f.Addf("video.max_bytes", "must be > 0 (got %d)", v.MaxBytes)
 	}
 	if !(v.MaxSeconds > 0) {
-		bad("video.max_seconds", "must be > 0 (got %v)", v.MaxSeconds)
+		f.Addf("video.max_seconds", "must be > 0 (got %v)", v.MaxSeconds)
 	}
 	if v.MaxFrames < 1 {
-		bad("video.max_frames", "must be >= 1 (got %d)", v.MaxFrames)
+		f.Addf("video.max_frames", "must be >= 1 (got %d)", v.MaxFrames)
 	}
 	if !(v.TimeoutSeconds > 0) {
-		bad("video.timeout_s", "must be > 0 (got %v)", v.TimeoutSeconds)
+		f.Addf("video.timeout_s", "must be > 0 (got %v)", v.TimeoutSeconds)
 	}
 	if v.GroupSize < 2 {
-		bad("video.group_size", "must be >= 2 (got %d)", v.GroupSize)
+		f.Addf("video.group_size", "must be >= 2 (got %d)", v.GroupSize)
 	}
 	if v.GroupMB < 1 {
-		bad("video.group_mb", "must be >= 1 (got %d)", v.GroupMB)
+		f.Addf("video.group_mb", "must be >= 1 (got %d)", v.GroupMB)
 	}
 	if v.NumBuckets < 1 {
-		bad("video.num_buckets", "must be >= 1 (got %d)", v.NumBuckets)
+		f.Addf("video.num_buckets", "must be >= 1 (got %d)", v.NumBuckets)
 	}
-	return errs
+	return f.Errs()
 }

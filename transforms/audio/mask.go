@@ -1,10 +1,11 @@
 package audio
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // MaskFills are the values MaskConfig.Fill may name.
@@ -55,30 +56,27 @@ func DefaultMask() MaskConfig {
 // Validate reports every bad field, each message starting with the field's
 // YAML name.
 func (c MaskConfig) Validate() []error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	ratio := func(field string, r [2]float64) {
 		if !(r[0] >= 0 && r[1] <= 1 && r[0] <= r[1]) {
-			bad(field, "must be [min, max] with 0 <= min <= max <= 1 (got [%g, %g])", r[0], r[1])
+			f.Addf(field, "must be [min, max] with 0 <= min <= max <= 1 (got [%g, %g])", r[0], r[1])
 		}
 	}
 	ratio("time_ratio", c.TimeRatio)
 	ratio("freq_ratio", c.FreqRatio)
 	if c.TimeMasks < 1 || c.TimeMasks > 64 {
-		bad("time_masks", "must be in [1, 64] (got %d)", c.TimeMasks)
+		f.Addf("time_masks", "must be in [1, 64] (got %d)", c.TimeMasks)
 	}
 	if c.FreqMasks < 1 || c.FreqMasks > 64 {
-		bad("freq_masks", "must be in [1, 64] (got %d)", c.FreqMasks)
+		f.Addf("freq_masks", "must be in [1, 64] (got %d)", c.FreqMasks)
 	}
 	if !(c.TimeRatio[1] > 0 || c.FreqRatio[1] > 0) {
-		bad("time_ratio", "time_ratio and freq_ratio cannot both be [0, 0]: nothing would be masked")
+		f.Addf("time_ratio", "time_ratio and freq_ratio cannot both be [0, 0]: nothing would be masked")
 	}
 	if !slices.Contains(MaskFills, c.Fill) {
-		bad("fill", "must be one of %v (got %q)", MaskFills, c.Fill)
+		f.Addf("fill", "must be one of %v (got %q)", MaskFills, c.Fill)
 	}
-	return errs
+	return f.Errs()
 }
 
 // ApplyMask masks a copy of logmel, row-major [frames][bins], as cfg says,

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/pretext-dev/pretext/transforms"
 	"gonum.org/v1/gonum/dsp/fourier"
 )
 
@@ -55,13 +56,10 @@ func DefaultMel() MelConfig {
 // YAML name. When the fields are otherwise valid it also reports mel bands
 // too narrow to hold an FFT bin, which would be constant features.
 func (c MelConfig) Validate() []error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	intIn := func(field string, v, lo, hi int) {
 		if v < lo || v > hi {
-			bad(field, "must be in [%d, %d] (got %d)", lo, hi, v)
+			f.Addf(field, "must be in [%d, %d] (got %d)", lo, hi, v)
 		}
 	}
 	intIn("sample_rate", c.SampleRate, 1000, 768000)
@@ -71,24 +69,24 @@ func (c MelConfig) Validate() []error {
 	intIn("n_mels", c.NMels, 1, 512)
 	nyq := float64(c.SampleRate) / 2
 	if !(c.FMin >= 0) {
-		bad("f_min", "must be >= 0 (got %g)", c.FMin)
+		f.Addf("f_min", "must be >= 0 (got %g)", c.FMin)
 	}
 	if !(c.FMax > c.FMin && c.FMax <= nyq) {
-		bad("f_max", "must be in (f_min, sample_rate/2] = (%g, %g] (got %g)", c.FMin, nyq, c.FMax)
+		f.Addf("f_max", "must be in (f_min, sample_rate/2] = (%g, %g] (got %g)", c.FMin, nyq, c.FMax)
 	}
 	if !(c.LogOffset > 0 && c.LogOffset < math.Inf(1)) {
-		bad("log_offset", "must be > 0 and finite (got %g)", c.LogOffset)
+		f.Addf("log_offset", "must be > 0 and finite (got %g)", c.LogOffset)
 	}
-	if len(errs) == 0 {
+	if len(f.Errs()) == 0 {
 		for b, band := range melFilterbank(c) {
 			if band.weights == nil {
 				lo, _, hi := bandEdges(c, b)
-				bad("n_mels", "band %d (%.1f–%.1f Hz) holds no FFT bin at n_fft %d; lower n_mels or raise n_fft", b, lo, hi, c.NFFT)
+				f.Addf("n_mels", "band %d (%.1f–%.1f Hz) holds no FFT bin at n_fft %d; lower n_mels or raise n_fft", b, lo, hi, c.NFFT)
 				break
 			}
 		}
 	}
-	return errs
+	return f.Errs()
 }
 
 // melBand is one triangular filter: weights for FFT bins first, first+1, ….

@@ -1,12 +1,13 @@
 package text
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // InstanceConfig holds the parameters of BERT's create_pretraining_data.py,
@@ -33,29 +34,26 @@ func DefaultInstanceConfig() InstanceConfig {
 
 // Validate reports every bad field, each prefixed with path.
 func (c InstanceConfig) Validate(path string) error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{Path: path}
 	if c.MaxSeqLength < 5 || c.MaxSeqLength > 8192 {
-		bad("max_seq_length", "must be in [5, 8192] (got %d)", c.MaxSeqLength)
+		f.Addf("max_seq_length", "must be in [5, 8192] (got %d)", c.MaxSeqLength)
 	}
 	if c.MaxPredictionsPerSeq < 1 {
-		bad("max_predictions_per_seq", "must be >= 1 (got %d)", c.MaxPredictionsPerSeq)
+		f.Addf("max_predictions_per_seq", "must be >= 1 (got %d)", c.MaxPredictionsPerSeq)
 	}
 	if !(c.MaskedLMProb > 0 && c.MaskedLMProb < 1) {
-		bad("masked_lm_prob", "must be in (0, 1) (got %v)", c.MaskedLMProb)
+		f.Addf("masked_lm_prob", "must be in (0, 1) (got %v)", c.MaskedLMProb)
 	}
 	if c.DupeFactor < 1 || c.DupeFactor > 1000 {
-		bad("dupe_factor", "must be in [1, 1000] (got %d)", c.DupeFactor)
+		f.Addf("dupe_factor", "must be in [1, 1000] (got %d)", c.DupeFactor)
 	}
 	if !(c.ShortSeqProb >= 0 && c.ShortSeqProb <= 1) {
-		bad("short_seq_prob", "must be in [0, 1] (got %v)", c.ShortSeqProb)
+		f.Addf("short_seq_prob", "must be in [0, 1] (got %v)", c.ShortSeqProb)
 	}
 	if c.Masking != "static" && c.Masking != "none" {
-		bad("masking", "must be static or none (got %q)", c.Masking)
+		f.Addf("masking", "must be static or none (got %q)", c.Masking)
 	}
-	return errors.Join(errs...)
+	return f.Err()
 }
 
 // Document is a tokenized document: the token ids of each sentence.

@@ -3,6 +3,8 @@ package vision
 import (
 	"image"
 	"math"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // ColorizeConfig configures the colorization task (Zhang et al. 2016).
@@ -29,11 +31,11 @@ func DefaultColorizeConfig() ColorizeConfig {
 
 // Validate reports every bad field, each prefixed with path.
 func (c ColorizeConfig) Validate(path string) error {
-	f := fieldErrors{path: path}
-	f.atLeast("variants", c.Variants, 1)
-	f.atLeast("ab_stride", c.ABStride, 1)
-	f.within("gray_chroma", c.GrayChroma, 0, 200)
-	return f.err()
+	f := transforms.Fields{Path: path}
+	f.AtLeast("variants", c.Variants, 1)
+	f.AtLeast("ab_stride", c.ABStride, 1)
+	f.Within("gray_chroma", c.GrayChroma, 0, 200)
+	return f.Err()
 }
 
 // ColorizeLabel is one colorization example.

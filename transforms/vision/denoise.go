@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // DenoiseKinds are the corruptions the denoising task knows.
@@ -50,15 +52,15 @@ func DefaultDenoiseConfig() DenoiseConfig {
 // Validate reports every bad field, each prefixed with path. Every range is
 // checked, including those of kinds not listed.
 func (c DenoiseConfig) Validate(path string) error {
-	f := fieldErrors{path: path}
-	f.atLeast("variants", c.Variants, 1)
-	f.kinds("kinds", c.Kinds, DenoiseKinds)
-	f.span("gaussian_sigma", c.GaussianSigma, 0, 255, false)
-	f.span("salt_pepper_amount", c.SaltPepperAmount, 0, 1, false)
-	f.span("poisson_peak", c.PoissonPeak, 0, 1e6, true)
-	f.span("speckle_sigma", c.SpeckleSigma, 0, 10, false)
-	f.span("masking_fraction", c.MaskingFraction, 0, 1, false)
-	return f.err()
+	f := transforms.Fields{Path: path}
+	f.AtLeast("variants", c.Variants, 1)
+	f.Kinds("kinds", c.Kinds, DenoiseKinds)
+	f.Span("gaussian_sigma", c.GaussianSigma, 0, 255, false)
+	f.Span("salt_pepper_amount", c.SaltPepperAmount, 0, 1, false)
+	f.Span("poisson_peak", c.PoissonPeak, 0, 1e6, true)
+	f.Span("speckle_sigma", c.SpeckleSigma, 0, 10, false)
+	f.Span("masking_fraction", c.MaskingFraction, 0, 1, false)
+	return f.Err()
 }
 
 // DenoiseLabel is one denoising example; its target is the clean image.

@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // InpaintKinds are the hole shapes the inpainting task knows.
@@ -61,16 +63,16 @@ func DefaultInpaintConfig() InpaintConfig {
 
 // Validate reports every bad field, each prefixed with path.
 func (c InpaintConfig) Validate(path string) error {
-	f := fieldErrors{path: path}
-	f.atLeast("variants", c.Variants, 1)
-	f.kinds("kinds", c.Kinds, InpaintKinds)
+	f := transforms.Fields{Path: path}
+	f.AtLeast("variants", c.Variants, 1)
+	f.Kinds("kinds", c.Kinds, InpaintKinds)
 	if !(c.CenterSize > 0 && c.CenterSize <= 1) {
-		f.addf("center_size", "must be in (0, 1] (got %g)", c.CenterSize)
+		f.Addf("center_size", "must be in (0, 1] (got %g)", c.CenterSize)
 	}
-	f.span("mask_ratio", c.MaskRatio, 0, 1, false)
-	f.atLeast("patch_size", c.PatchSize, 1)
-	f.within("patch_ratio", c.PatchRatio, 0, 1)
-	return f.err()
+	f.Span("mask_ratio", c.MaskRatio, 0, 1, false)
+	f.AtLeast("patch_size", c.PatchSize, 1)
+	f.Within("patch_ratio", c.PatchRatio, 0, 1)
+	return f.Err()
 }
 
 // InpaintLabel is one inpainting example; its target is the whole image.

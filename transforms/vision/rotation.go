@@ -46,12 +46,12 @@ func DefaultRotationConfig() RotationConfig { return RotationConfig{Variants: 1}
 
 // Validate implements transforms.Config.
 func (c RotationConfig) Validate(path string) error {
-	f := fieldErrors{path: path}
-	f.atLeast("variants", c.Variants, 1)
+	f := transforms.Fields{Path: path}
+	f.AtLeast("variants", c.Variants, 1)
 	if c.AllRotations && c.Variants != 1 {
-		f.addf("variants", "must be 1 with all_rotations: true, whose four rotations are the variants (got %d)", c.Variants)
+		f.Addf("variants", "must be 1 with all_rotations: true, whose four rotations are the variants (got %d)", c.Variants)
 	}
-	return f.err()
+	return f.Err()
 }
 
 // RotationRow is one example of the rotation task: the input is the target
