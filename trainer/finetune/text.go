@@ -211,17 +211,8 @@ func LoadBERT(dir, vocab string) (*PretrainedBERT, error) {
 	if p.VocabPath == "" {
 		return nil, fmt.Errorf("finetune: pretrained %s: the run's config names no vocabulary: give one (--vocab)", dir)
 	}
-	f, err := os.Open(p.VocabPath)
-	if err != nil {
+	if p.Vocab, _, err = text.LoadVocab(context.Background(), p.VocabPath); err != nil {
 		return nil, fmt.Errorf("finetune: pretrained %s: the run's vocabulary: %w (give it with --vocab)", dir, err)
-	}
-	p.Vocab, err = text.ReadVocab(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("finetune: vocab %s: %w", p.VocabPath, err)
-	}
-	if err := text.CheckVocab(p.Vocab); err != nil {
-		return nil, fmt.Errorf("finetune: vocab %s: %w", p.VocabPath, err)
 	}
 	rows := -1
 	for v := range ctx.InAbsPath("/" + model.EncoderScope + "/token").IterVariablesInScope() {

@@ -38,7 +38,7 @@ func bertRun(t *testing.T, dir string) string {
 	cfg := ptrain.Default()
 	cfg.Output = filepath.Join(dir, "bert")
 	cfg.BERT = &model.BERT{Layers: 1, Width: 16, Heads: 2, Intermediate: 32, MaxPositions: 16}
-	cfg.Data = []ptrain.Dataset{{Dir: shards, Task: ptrain.TextTask, Vocab: vocab, Loss: "l2", Region: "all"}}
+	cfg.Data = []ptrain.Dataset{{Dir: shards, Task: text.TaskMLMNSP, Vocab: vocab, Loss: "l2", Region: "all"}}
 	cfg.Train = ptrain.Schedule{Steps: 60, BatchSize: 8, LearningRate: 1e-2, ShuffleBuffer: 8, CheckpointEvery: 60, Keep: 1, LogEvery: 60}
 	if _, err := ptrain.Run(context.Background(), cfg, ptrain.Options{}); err != nil {
 		t.Fatal(err)

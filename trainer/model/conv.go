@@ -1,6 +1,7 @@
 // Package model holds the trainer's networks, as GoMLX graph builders: a small
-// convolutional encoder–decoder for the image tasks and the classifier that
-// fine-tuning puts on its encoder.
+// convolutional encoder with the heads the image tasks train on it (a
+// decoder to an image or a grid, pooled class logits), the classifier that
+// fine-tuning puts on it, BERT and the audio-visual two-tower network.
 //
 // Every network keeps its encoder's variables under the scope "/encoder", so
 // that fine-tuning can copy them out of a pretraining checkpoint whatever
@@ -133,6 +134,15 @@ func (c Conv) Classifier(classes, pool int) func(ctx *context.Context, _ any, in
 		z = graph.Reshape(z, b, -1)
 		return []*graph.Node{layers.DenseWithBias(ctx.In("head"), z, classes)}
 	}
+}
+
+// PooledLogits is a classification head on encoder features z, [batch,
+// side, side, channels]: their mean over space (global average pooling),
+// then a dense layer to classes logits, [batch, classes], in ctx. A
+// pretext classification task (which rotation an image has) trains it on
+// the shared encoder.
+func PooledLogits(ctx *context.Context, z *graph.Node, classes int) *graph.Node {
+	return layers.DenseWithBias(ctx, graph.ReduceMean(z, 1, 2), classes)
 }
 
 // Linear returns logistic regression on raw pixels: inputs[0] flattened, one

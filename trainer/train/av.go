@@ -11,12 +11,20 @@ import (
 
 	"github.com/pretext-dev/pretext/trainer/data"
 	"github.com/pretext-dev/pretext/trainer/model"
+	"github.com/pretext-dev/pretext/transforms/av"
 )
 
-// validateAV reports the bad fields of an AV run: the av section's, by
-// path, and datasets of another task than AVTask (av is the number of
-// AVTask datasets).
-func (c Config) validateAV(bad func(path, format string, args ...any), av int) {
+// The audio-visual correspondence task trains the two-tower network.
+func init() {
+	Register(Task{Name: av.TaskCorrespond, Model: AVModel,
+		Tensors: func(f Feed, b data.Batch) ([]*tensors.Tensor, []*tensors.Tensor, ConvHead, error) {
+			in, lab, err := avTensors(*f.Config.AV, b)
+			return in, lab, nil, err
+		}})
+}
+
+// validateAV reports the bad fields of the av section, by path.
+func (c Config) validateAV(bad func(path, format string, args ...any)) {
 	if err := c.AV.Validate(); err != nil {
 		errs := []error{err}
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -26,9 +34,6 @@ func (c Config) validateAV(bad func(path, format string, args ...any), av int) {
 			path, msg, _ := strings.Cut(e.Error(), ": ")
 			bad("av."+path, "%s", msg)
 		}
-	}
-	if av < len(c.Data) {
-		bad("av", "the two-tower model trains on task %s only: every dataset must be %s (an image task needs model:, without av:)", AVTask, AVTask)
 	}
 }
 
@@ -64,7 +69,7 @@ func (st *State) addAccuracy(m []*tensors.Tensor) float64 {
 func avTensors(a model.AV, batch data.Batch) (in, lab []*tensors.Tensor, err error) {
 	ab, ok := batch.(*data.AVBatch)
 	if !ok {
-		return nil, nil, fmt.Errorf("a %T, not an AV batch: the av model trains on task %s", batch, AVTask)
+		return nil, nil, fmt.Errorf("a %T, not an AV batch: the av model trains on task %s", batch, av.TaskCorrespond)
 	}
 	s := a.Frame.Size
 	if ab.Width != s || ab.Height != s {

@@ -14,20 +14,21 @@ import (
 
 	"github.com/pretext-dev/pretext/trainer/internal/shardtest"
 	"github.com/pretext-dev/pretext/trainer/model"
+	"github.com/pretext-dev/pretext/transforms/av"
 )
 
 // tinyAVConfig is a run of a tiny two-tower network on av_correspond
 // fixture shards (16×16 frames, 12×12 log-mel windows) written under dir.
 func tinyAVConfig(t *testing.T, dir string) Config {
 	t.Helper()
-	shards := filepath.Join(dir, "shards", AVTask)
+	shards := filepath.Join(dir, "shards", av.TaskCorrespond)
 	if _, err := shardtest.AV(shards, 2, 24, 16, 12, 12, 5); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Default()
 	cfg.Output = filepath.Join(dir, "run")
 	cfg.AV = &model.AV{Frame: model.Conv{Channels: []int{4, 8}, InChannels: 3, Size: 16}, Audio: []int{4, 8}, Hidden: 16}
-	cfg.Data = []Dataset{{Dir: shards, Task: AVTask, Loss: "l2", Region: "all"}}
+	cfg.Data = []Dataset{{Dir: shards, Task: av.TaskCorrespond, Loss: "l2", Region: "all"}}
 	cfg.Train = Schedule{Steps: 8, BatchSize: 8, LearningRate: 1e-2, ShuffleBuffer: 16, CheckpointEvery: 3, Keep: 2, LogEvery: 1}
 	return cfg
 }
@@ -131,12 +132,12 @@ func TestAVWrongTask(t *testing.T) {
 		edit func(c *Config)
 		want []string
 	}{
-		{"denoise shards as av_correspond", func(c *Config) { c.Data[0].Dir = images }, []string{"denoise", AVTask}},
+		{"denoise shards as av_correspond", func(c *Config) { c.Data[0].Dir = images }, []string{"denoise", av.TaskCorrespond}},
 		{"av shards as denoise", func(c *Config) {
 			c.AV, c.Model = nil, model.Conv{Channels: []int{4, 8}, InChannels: 1, Size: 16}
 			c.Data[0].Task = "denoise"
-		}, []string{"denoise", AVTask}},
-		{"av_correspond without av", func(c *Config) { c.AV = nil }, []string{"av:", AVTask}},
+		}, []string{"denoise", av.TaskCorrespond}},
+		{"av_correspond without av", func(c *Config) { c.AV = nil }, []string{"av:", av.TaskCorrespond}},
 		{"av with an image dataset", func(c *Config) {
 			c.Data = append(c.Data, Dataset{Dir: images, Task: "denoise", Loss: "l2", Region: "all"})
 		}, []string{"av:", "every dataset"}},
@@ -162,7 +163,7 @@ func TestAVConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.AV == nil || cfg.BERT != nil || len(cfg.Data) != 1 || cfg.Data[0].Task != AVTask {
+	if cfg.AV == nil || cfg.BERT != nil || len(cfg.Data) != 1 || cfg.Data[0].Task != av.TaskCorrespond {
 		t.Errorf("configs/train-av.yaml: %+v, av %+v", cfg, cfg.AV)
 	}
 	_, err = Parse([]byte("output: x\nav: {frame: {channels: [0], in_channels: 2, size: 16}, audio_channels: [], hidden: 0}\n" +

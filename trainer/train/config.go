@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 
 	"gopkg.in/yaml.v3"
 
@@ -21,13 +20,14 @@ type Config struct {
 	Backend string `yaml:"backend" json:"-"`
 	// Seed seeds the initial weights and the loaders' order.
 	Seed int64 `yaml:"seed" json:"seed"`
-	// Model is the convolutional encoder–decoder of the image tasks.
+	// Model is the convolutional encoder of the image tasks (ConvModel),
+	// with a head per task.
 	Model model.Conv `yaml:"model" json:"model"`
-	// BERT is the text model: a run of task mlm_nsp needs it, and then
-	// Model is unused.
+	// BERT is the text model (BERTModel): a run of a text task needs it,
+	// and then Model is unused.
 	BERT *model.BERT `yaml:"bert" json:"bert,omitempty"`
-	// AV is the audio-visual two-tower network: a run of task av_correspond
-	// needs it, and then Model is unused.
+	// AV is the audio-visual two-tower network (AVModel): a run of the
+	// audio-visual task needs it, and then Model is unused.
 	AV *model.AV `yaml:"av" json:"av,omitempty"`
 	// Data are the datasets trained on; the steps go round them, one batch
 	// each (multi-task pretraining with one shared network).
@@ -36,19 +36,21 @@ type Config struct {
 	Train Schedule `yaml:"train" json:"train"`
 }
 
-// Dataset is one dataset folder of an image task and its loss.
+// Dataset is one dataset folder of a task and its loss. What Region,
+// Target and Vocab may say depends on the task (its Task registration).
 type Dataset struct {
 	// Dir is the task's folder (with _manifest.json), local or gs:// / s3://.
 	Dir string `yaml:"dir" json:"dir"`
-	// Task is the task the folder must hold: denoise, inpaint, colorize,
-	// mlm_nsp (text: needs the config's bert section and Vocab) or
-	// av_correspond (needs the config's av section).
+	// Task is the task the folder must hold, one of Tasks(): an image task
+	// (denoise, inpaint, colorize) trains the config's model, mlm_nsp its
+	// bert section (and needs Vocab), av_correspond its av section.
 	Task string `yaml:"task" json:"task"`
 	// Vocab is the WordPiece vocabulary file the text shards were written
-	// with (task mlm_nsp: the text pipeline config's text.vocab); dynamic
-	// masking draws from it and its size is the MLM head's.
+	// with (the text pipeline config's text.vocab; its sha256 must be the
+	// manifest's vocab_sha256); dynamic masking draws from it and its size
+	// is the MLM head's.
 	Vocab string `yaml:"vocab" json:"vocab,omitempty"`
-	// Loss is l1 or l2 (per pixel and channel).
+	// Loss is l1 or l2 (per pixel and channel) for a regression head.
 	Loss string `yaml:"loss" json:"loss"`
 	// Region is where the loss is taken: all (the whole image) or hole
 	// (inpaint: the masked pixels only).
@@ -86,16 +88,6 @@ func Default() Config {
 			CheckpointEvery: 200, Keep: 2, LogEvery: 20},
 	}
 }
-
-// Tasks are the tasks the trainer knows: the image tasks, then TextTask
-// and AVTask.
-var Tasks = []string{"denoise", "inpaint", "colorize", TextTask, AVTask}
-
-// TextTask is the text pretraining task, trained with Config.BERT.
-const TextTask = "mlm_nsp"
-
-// AVTask is the audio-visual correspondence task, trained with Config.AV.
-const AVTask = "av_correspond"
 
 // Load reads a YAML config over Default: unknown keys are errors, and the
 // result is validated.
@@ -139,69 +131,28 @@ func (c Config) Validate() error {
 	if c.Output == "" {
 		bad("output", "required")
 	}
-	text, av := 0, 0
-	for _, d := range c.Data {
-		switch d.Task {
-		case TextTask:
-			text++
-		case AVTask:
-			av++
-		}
-	}
-	switch {
-	case c.BERT != nil && c.AV != nil:
-		bad("av", "a run trains one model: bert: and av: can't both be set")
-	case c.BERT != nil:
-		if err := c.BERT.Validate(); err != nil {
-			bad("bert", "%v", err)
-		}
-		if text < len(c.Data) {
-			bad("bert", "the text model trains on task %s only: every dataset must be %s (an image task needs model:, without bert:)", TextTask, TextTask)
-		}
-	case c.AV != nil:
-		c.validateAV(bad, av)
-	default:
+	switch c.model() {
+	case ConvModel:
 		if err := c.Model.Validate(); err != nil {
 			bad("model", "%v", err)
 		}
-		if text > 0 {
-			bad("bert", "task %s needs the text model: a bert: section (layers, width, heads; see configs/train-bert.yaml); model: is the image encoder–decoder", TextTask)
+	case BERTModel:
+		if err := c.BERT.Validate(); err != nil {
+			bad("bert", "%v", err)
 		}
-		if av > 0 {
-			bad("av", "task %s needs the two-tower model: an av: section (frame, audio_channels, hidden; see configs/train-av.yaml); model: is the image encoder–decoder", AVTask)
-		}
+	case AVModel:
+		c.validateAV(bad)
+	}
+	if c.BERT != nil && c.AV != nil {
+		bad("av", "a run trains one model: bert: and av: can't both be set")
+	} else {
+		c.checkModels(bad)
 	}
 	if len(c.Data) == 0 {
 		bad("data", "at least one dataset")
 	}
 	for i, d := range c.Data {
-		p := fmt.Sprintf("data[%d]", i)
-		if d.Dir == "" {
-			bad(p+".dir", "required")
-		}
-		if !slices.Contains(Tasks, d.Task) {
-			bad(p+".task", "must be one of %v (got %q)", Tasks, d.Task)
-		}
-		if d.Loss != "l1" && d.Loss != "l2" {
-			bad(p+".loss", "must be l1 or l2 (got %q)", d.Loss)
-		}
-		if d.Region != "all" && d.Region != "hole" {
-			bad(p+".region", "must be all or hole (got %q)", d.Region)
-		}
-		if d.Region == "hole" && d.Task != "inpaint" {
-			bad(p+".region", "hole needs task inpaint (got %q)", d.Task)
-		}
-		switch {
-		case d.Task == "colorize" && !slices.Contains([]string{"", "rgb", "ab", "bins"}, d.Target):
-			bad(p+".target", "must be rgb (the default), ab or bins (got %q)", d.Target)
-		case d.Target == "bins" && d.Region != "all":
-			bad(p+".region", "must be all for target bins (got %q)", d.Region)
-		case d.Task != "colorize" && d.Target != "":
-			bad(p+".target", "only colorize has a choice of target (got %q for task %s)", d.Target, d.Task)
-		}
-		if d.Task == TextTask && d.Vocab == "" {
-			bad(p+".vocab", "task %s needs the vocabulary the shards were written with (e.g. testdata/wordpiece/vocab-bert-base-uncased.txt)", TextTask)
-		}
+		checkDataset(fmt.Sprintf("data[%d]", i), d, bad)
 	}
 	s := c.Train
 	if s.Steps < 1 {

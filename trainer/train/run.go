@@ -9,10 +9,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gcontext "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/checkpoints"
@@ -23,7 +22,7 @@ import (
 	"github.com/pretext-dev/pretext/trainer/backend"
 	"github.com/pretext-dev/pretext/trainer/data"
 	"github.com/pretext-dev/pretext/trainer/model"
-	"github.com/pretext-dev/pretext/transforms/vision"
+	"github.com/pretext-dev/pretext/transforms/text"
 )
 
 // Names of the run's files under Config.Output.
@@ -149,7 +148,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	st.Config = confJSON
 	res := &Result{ResumedFrom: st.Step, Step: st.Step, Accuracy: math.NaN()}
 
-	vocabs, err := loadVocabs(cfg.Data)
+	vocabs, shas, err := loadVocabs(ctx, cfg.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +171,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if loaders[i], err = data.Open(ctx, d.Dir, o); err != nil {
 			return nil, fmt.Errorf("train: data[%d]: %w", i, err)
 		}
+		if vocabs[i] != nil {
+			if err := checkVocab(i, d, shas[i], loaders[i].Manifest()); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	curve, err := readCurve(filepath.Join(cfg.Output, LossCSV), st.Step)
@@ -186,15 +190,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		return res, nil
 	}
 
-	// Checked(false): a checkpoint may have created the variables already.
-	modelFn, lossFn := imageModel(cfg.Model), imageLoss
-	var trainMetrics []metrics.Interface
-	switch {
-	case cfg.BERT != nil:
-		modelFn, lossFn = textModel(*cfg.BERT, vocabs[0].Size()), model.PretrainLoss
-	case cfg.AV != nil:
-		modelFn, lossFn, trainMetrics = avModel(*cfg.AV), model.CorrespondLoss, avMetrics()
+	modelFn, lossFn, trainMetrics, err := cfg.network(vocabs)
+	if err != nil {
+		return nil, err
 	}
+	// Checked(false): a checkpoint may have created the variables already.
 	tr := train.NewTrainer(be, gctx.Checked(false), modelFn, lossFn,
 		optimizers.Adam().LearningRate(cfg.Train.LearningRate).Done(), trainMetrics, nil)
 	save := func() error {
@@ -252,20 +252,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("train: data[%d] (%s): %w", di, cfg.Data[di].Dir, err)
 		}
-		var in, lab []*tensors.Tensor
-		var spec any
-		switch {
-		case cfg.BERT != nil:
-			in, lab, err = textTensors(*cfg.BERT, vocabs[di].Size(), b)
-		case cfg.AV != nil:
-			in, lab, err = avTensors(*cfg.AV, b)
-		default:
-			in, lab, spec, err = imageTensors(cfg.Model, cfg.Data[di], b)
-		}
+		task, _ := Lookup(cfg.Data[di].Task) // Validate checked it
+		in, lab, head, err := task.Tensors(Feed{Config: &cfg, Data: cfg.Data[di], Vocab: vocabs[di]}, b)
 		if err != nil {
 			return res, fmt.Errorf("train: data[%d] (%s): %w", di, cfg.Data[di].Dir, err)
 		}
-		m, err := tr.TrainStep(spec, in, lab)
+		// The head is the graph's spec: nil (no head to choose) for BERT and AV.
+		m, err := tr.TrainStep(head, in, lab)
 		if err != nil {
 			return res, fmt.Errorf("train: step %d: %w", st.Step+1, err)
 		}
@@ -345,140 +338,33 @@ func scalar(t *tensors.Tensor) float64 {
 	return 0
 }
 
-// countParams is the number of weights of the encoders, the decoder and the heads.
+// countParams is the number of trained weights: the encoders', the
+// decoders' and the heads'.
 func countParams(ctx *gcontext.Context) int {
 	n := 0
-	for _, scope := range []string{"/" + model.EncoderScope, "/decoder", "/" + model.BERTHeadsScope, "/" + model.AVAudioScope, "/" + model.AVHeadScope} {
-		for v := range ctx.InAbsPath(scope).IterVariablesInScope() {
+	for v := range ctx.IterVariables() {
+		if v.Trainable && !strings.HasPrefix(v.Scope(), "/"+optimizers.Scope) && !strings.HasPrefix(v.Scope(), "/metrics") {
 			n += v.Shape().Size()
 		}
 	}
 	return n
 }
 
-// imageHead is the spec of one image dataset's graph: which decoder, to how
-// many channels, at which resolution.
-type imageHead struct {
-	// Kind is "pixels" (an image at full size, scope decoder), "ab" (colorize's
-	// block ab, scope decoder_ab) or "bins" (logits of the 313 ab bins,
-	// scope decoder_bins).
-	Kind      string
-	Out, Side int
-}
-
-// imageModel is the encoder and the decoder that spec, an imageHead, names.
-func imageModel(c model.Conv) train.ModelFn {
-	return func(ctx *gcontext.Context, spec any, inputs []*graph.Node) []*graph.Node {
-		h := spec.(imageHead)
-		z := c.Encode(ctx, inputs[0])
-		if h.Kind == "pixels" {
-			return []*graph.Node{c.Decode(ctx, z, h.Out)}
-		}
-		return []*graph.Node{c.DecodeTo(ctx.In("decoder_"+h.Kind), z, h.Out, h.Side)}
-	}
-}
-
-// imageLoss: labels are [target, weight, l1Share]; the loss is the weighted
-// mean of l1Share·|d| + (1−l1Share)·d² (l1Share is 1 for an L1 dataset, 0
-// for an L2 one), so one graph serves every dataset. For colorize's bins,
-// labels are [bin [B,H,W] int32, weight [B,H,W]]: softmax cross-entropy.
-func imageLoss(labels, predictions []*graph.Node) *graph.Node {
-	if labels[0].DType() == dtypes.Int32 {
-		return model.CrossEntropyCells(labels[0], labels[1], predictions[0])
-	}
-	diff := graph.Sub(predictions[0], labels[0])
-	a := labels[2]
-	e := graph.Add(graph.Mul(a, graph.Abs(diff)), graph.Mul(graph.OneMinus(a), graph.Square(diff)))
-	w := labels[1]
-	ch := float64(predictions[0].Shape().Dimensions[3])
-	num := graph.ReduceAllSum(graph.Mul(e, w))
-	den := graph.AddScalar(graph.MulScalar(graph.ReduceAllSum(w), ch), 1e-6)
-	return graph.Div(num, den)
-}
-
-// imageTensors turns a batch into the model's input and the loss's labels.
-func imageTensors(c model.Conv, d Dataset, b data.Batch) (in, lab []*tensors.Tensor, spec imageHead, err error) {
-	ib, ok := b.(*data.ImageBatch)
-	if !ok {
-		return nil, nil, spec, fmt.Errorf("a %T, not an image batch", b)
-	}
-	if ib.Width != c.Size || ib.Height != c.Size {
-		return nil, nil, spec, fmt.Errorf("%d×%d images, the model takes %d×%d (model.size; or resize the images in the pipeline)", ib.Width, ib.Height, c.Size, c.Size)
-	}
-	n, px := ib.Len(), ib.Width*ib.Height
-	x := ToChannels(ib.Input, n*px, ib.InputChannels, c.InChannels)
-	s := c.Size
-	in = []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, n, s, s, c.InChannels)}
-	l1 := float32(0)
-	if d.Loss == "l1" {
-		l1 = 1
-	}
-	if d.Task == "colorize" && (d.Target == "ab" || d.Target == "bins") {
-		gh, gw := ib.ABHeight, ib.ABWidth
-		if gh != gw || gh < 1 || s%gh != 0 || !isPow2(max(s/gh, 1)) {
-			return nil, nil, spec, fmt.Errorf("an ab grid of %d×%d blocks on %d×%d images: target %s needs a square grid, the side a power-of-two fraction of the image's", gh, gw, s, s, d.Target)
-		}
-		w := make([]float32, n*gh*gw)
-		for i := range w {
-			w[i] = 1
-		}
-		if d.Target == "bins" {
-			lab = []*tensors.Tensor{
-				tensors.FromFlatDataAndDimensions(ib.ABBins, n, gh, gw),
-				tensors.FromFlatDataAndDimensions(w, n, gh, gw),
+// network is the model function, loss and training metrics of the
+// config's Model; vocabs are the datasets' vocabularies (BERT's MLM head is
+// the size of theirs).
+func (c Config) network(vocabs []*text.Vocab) (train.ModelFn, train.LossFn, []metrics.Interface, error) {
+	switch c.model() {
+	case BERTModel:
+		for _, v := range vocabs {
+			if v != nil {
+				return textModel(*c.BERT, v.Size()), model.PretrainLoss, nil, nil
 			}
-			return in, lab, imageHead{Kind: "bins", Out: vision.NumABBins(), Side: gh}, nil
 		}
-		lab = []*tensors.Tensor{
-			tensors.FromFlatDataAndDimensions(ib.AB, n, gh, gw, 2),
-			tensors.FromFlatDataAndDimensions(w, n, gh, gw, 1),
-			tensors.FromScalar(l1),
-		}
-		return in, lab, imageHead{Kind: "ab", Out: 2, Side: gh}, nil
+		return nil, nil, nil, errors.New("train: the text model needs a dataset with a vocab")
+	case AVModel:
+		return avModel(*c.AV), model.CorrespondLoss, avMetrics(), nil
 	}
-	outC := c.InChannels
-	target := ToChannels(ib.Target, n*px, ib.Channels, outC)
-	if d.Task == "colorize" {
-		outC, target = ib.Channels, ib.Target
-	}
-	w := make([]float32, n*px)
-	if d.Region == "hole" {
-		if ib.Mask == nil {
-			return nil, nil, spec, errors.New("region hole needs the rows' masks (task inpaint)")
-		}
-		copy(w, ib.Mask)
-	} else {
-		for i := range w {
-			w[i] = 1
-		}
-	}
-	lab = []*tensors.Tensor{
-		tensors.FromFlatDataAndDimensions(target, n, s, s, outC),
-		tensors.FromFlatDataAndDimensions(w, n, s, s, 1),
-		tensors.FromScalar(l1),
-	}
-	return in, lab, imageHead{Kind: "pixels", Out: outC, Side: s}, nil
-}
-
-func isPow2(v int) bool { return v > 0 && v&(v-1) == 0 }
-
-// ToChannels converts n pixels of from channels to to channels: 3 → 1 is the
-// mean of R, G and B, 1 → 3 repeats the gray value; equal counts are copied.
-func ToChannels(px []float32, n, from, to int) []float32 {
-	if from == to {
-		return px
-	}
-	out := make([]float32, n*to)
-	for i := range n {
-		var v float32
-		if from == 1 {
-			v = px[i]
-		} else {
-			v = (px[i*from] + px[i*from+1] + px[i*from+2]) / 3
-		}
-		for c := range to {
-			out[i*to+c] = v
-		}
-	}
-	return out
+	modelFn, lossFn := imageNetwork(c.Model)
+	return modelFn, lossFn, nil, nil
 }

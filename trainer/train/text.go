@@ -1,39 +1,70 @@
 package train
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 
+	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/trainer/data"
 	"github.com/pretext-dev/pretext/trainer/model"
 	"github.com/pretext-dev/pretext/transforms/text"
 )
 
-// loadVocabs reads the vocabulary of each text dataset (nil for the others).
-func loadVocabs(ds []Dataset) ([]*text.Vocab, error) {
-	out := make([]*text.Vocab, len(ds))
+// The BERT pretraining task trains the text model, with the vocabulary its
+// shards were written with.
+func init() {
+	Register(Task{Name: text.TaskMLMNSP, Model: BERTModel, Vocab: true,
+		Tensors: func(f Feed, b data.Batch) ([]*tensors.Tensor, []*tensors.Tensor, ConvHead, error) {
+			in, lab, err := textTensors(*f.Config.BERT, f.Vocab.Size(), b)
+			return in, lab, nil, err
+		}})
+}
+
+// loadVocabs loads, with text.LoadVocab, the vocabulary of each dataset
+// whose task has one (nil for the others), with its sha256.
+func loadVocabs(ctx context.Context, ds []Dataset) ([]*text.Vocab, []string, error) {
+	out, shas := make([]*text.Vocab, len(ds)), make([]string, len(ds))
+	first := -1
 	for i, d := range ds {
-		if d.Task != TextTask {
+		if t, _ := Lookup(d.Task); !t.Vocab {
 			continue
 		}
-		f, err := os.Open(d.Vocab)
+		v, sha, err := text.LoadVocab(ctx, d.Vocab)
 		if err != nil {
-			return nil, fmt.Errorf("train: data[%d].vocab: %w", i, err)
+			return nil, nil, fmt.Errorf("train: data[%d].vocab: %w", i, err)
 		}
-		v, err := text.ReadVocab(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("train: data[%d].vocab %s: %w", i, d.Vocab, err)
+		if first >= 0 && v.Size() != out[first].Size() {
+			return nil, nil, fmt.Errorf("train: data[%d].vocab %s has %d tokens, data[%d]'s %d: the datasets share one MLM head", i, d.Vocab, v.Size(), first, out[first].Size())
 		}
-		if i > 0 && out[0] != nil && v.Size() != out[0].Size() {
-			return nil, fmt.Errorf("train: data[%d].vocab %s has %d tokens, data[0]'s %d: the datasets share one MLM head", i, d.Vocab, v.Size(), out[0].Size())
+		if first < 0 {
+			first = i
 		}
-		out[i] = v
+		out[i], shas[i] = v, sha
 	}
-	return out, nil
+	return out, shas, nil
+}
+
+// checkVocab refuses data[i]'s vocabulary, of sha256 sha, unless it is the
+// one its dataset was written with: the vocab_sha256 its manifest records
+// (in the config's extra; a manifest without one passes). Token ids read
+// with another vocabulary would train on the wrong words without an error.
+func checkVocab(i int, d Dataset, sha string, m *sinks.Manifest) error {
+	var c struct {
+		Extra map[string]string `json:"extra"`
+	}
+	if len(m.Config) > 0 {
+		if err := json.Unmarshal(m.Config, &c); err != nil {
+			return fmt.Errorf("train: data[%d]: %s: manifest config: %w", i, d.Dir, err)
+		}
+	}
+	if err := text.CheckVocabSHA(d.Vocab, sha, c.Extra["vocab_sha256"]); err != nil {
+		return fmt.Errorf("train: data[%d].vocab: %w: give the vocabulary the dataset %s was written with (its text pipeline config's text.vocab)", i, err, d.Dir)
+	}
+	return nil
 }
 
 // textModel is BERT's MLM + NSP pretraining model.
@@ -47,7 +78,7 @@ func textModel(b model.BERT, vocabSize int) train.ModelFn {
 func textTensors(b model.BERT, vocabSize int, batch data.Batch) (in, lab []*tensors.Tensor, err error) {
 	tb, ok := batch.(*data.TextBatch)
 	if !ok {
-		return nil, nil, fmt.Errorf("a %T, not a text batch: the bert model trains on task %s", batch, TextTask)
+		return nil, nil, fmt.Errorf("a %T, not a text batch: the bert model trains on task %s", batch, text.TaskMLMNSP)
 	}
 	n, S, P := tb.Len(), tb.SeqLen, tb.MaxPredictions
 	if S > b.MaxPositions {

@@ -1,13 +1,16 @@
 package train
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pretext-dev/pretext/trainer/internal/shardtest"
 	"github.com/pretext-dev/pretext/trainer/model"
+	"github.com/pretext-dev/pretext/transforms/text"
 )
 
 // tinyTextConfig is a run of a 1-layer BERT of width 16 on mlm_nsp fixture
@@ -25,7 +28,7 @@ func tinyTextConfig(t *testing.T, dir string) Config {
 	cfg := Default()
 	cfg.Output = filepath.Join(dir, "run")
 	cfg.BERT = &model.BERT{Layers: 1, Width: 16, Heads: 2, Intermediate: 32, MaxPositions: 16}
-	cfg.Data = []Dataset{{Dir: shards, Task: TextTask, Vocab: vocab, Loss: "l2", Region: "all"}}
+	cfg.Data = []Dataset{{Dir: shards, Task: text.TaskMLMNSP, Vocab: vocab, Loss: "l2", Region: "all"}}
 	cfg.Train = Schedule{Steps: 8, BatchSize: 8, LearningRate: 1e-2, ShuffleBuffer: 8, CheckpointEvery: 3, Keep: 2, LogEvery: 1}
 	return cfg
 }
@@ -83,12 +86,12 @@ func TestTextShardImageModel(t *testing.T) {
 	cfg := tinyTextConfig(t, dir)
 	cfg.BERT = nil
 	_, err := Run(context.Background(), cfg, Options{})
-	if err == nil || !strings.Contains(err.Error(), "bert") || !strings.Contains(err.Error(), TextTask) {
+	if err == nil || !strings.Contains(err.Error(), "bert") || !strings.Contains(err.Error(), text.TaskMLMNSP) {
 		t.Errorf("mlm_nsp without bert: err = %v, want it to ask for a bert section", err)
 	}
 	cfg.Data[0].Task, cfg.Data[0].Vocab = "denoise", ""
 	_, err = Run(context.Background(), cfg, Options{})
-	if err == nil || !strings.Contains(err.Error(), "denoise") || !strings.Contains(err.Error(), TextTask) {
+	if err == nil || !strings.Contains(err.Error(), "denoise") || !strings.Contains(err.Error(), text.TaskMLMNSP) {
 		t.Errorf("text shards as denoise: err = %v, want a wrong-task error naming both", err)
 	}
 	t.Log(err)
@@ -105,7 +108,35 @@ func TestBERTConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.BERT == nil || cfg.BERT.Layers != 2 || cfg.BERT.Width != 64 || cfg.BERT.Heads != 2 || len(cfg.Data) != 1 || cfg.Data[0].Task != TextTask {
+	if cfg.BERT == nil || cfg.BERT.Layers != 2 || cfg.BERT.Width != 64 || cfg.BERT.Heads != 2 || len(cfg.Data) != 1 || cfg.Data[0].Task != text.TaskMLMNSP {
 		t.Errorf("configs/train-bert.yaml: %+v, bert %+v", cfg, cfg.BERT)
 	}
+}
+
+// TestVocabMismatch: a vocabulary of the right size whose sha256 is not the
+// manifest's vocab_sha256 (one word piece renamed) is refused before
+// training, in one line naming data[0].vocab; the right one trains.
+func TestVocabMismatch(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyTextConfig(t, dir)
+	cfg.Train.Steps = 1
+	if _, err := Run(context.Background(), cfg, Options{}); err != nil {
+		t.Fatalf("the vocabulary the shards were written with: %v", err)
+	}
+	raw, err := os.ReadFile(cfg.Data[0].Vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other-vocab.txt")
+	if err := os.WriteFile(other, bytes.Replace(raw, []byte("\nw7\n"), []byte("\nv7\n"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Data[0].Vocab = other
+	cfg.Output = filepath.Join(dir, "run-other")
+	_, err = Run(context.Background(), cfg, Options{})
+	if err == nil || !strings.Contains(err.Error(), "data[0].vocab") || !strings.Contains(err.Error(), other) ||
+		!strings.Contains(err.Error(), "sha256") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want one line naming data[0].vocab %s and its sha256", err, other)
+	}
+	t.Log(err)
 }

@@ -28,7 +28,7 @@ func AV(dir string, shards, rows, size, melFrames, melBins int, seed uint64) (*s
 		"config": map[string]any{"positive_share": 0.5, "negatives": map[string]float64{"other_video": 1}, "window_s": 1},
 	}
 	rng := rand.New(rand.NewPCG(seed, 3))
-	return writeDataset(dir, task, seed, config, shards, rows, func(k, i int) (sinks.AVRow, error) {
+	return Write(dir, task, seed, config, shards, rows, func(k, i int) (sinks.AVRow, error) {
 		kind := rng.IntN(AVClasses)
 		label, audioKind, neg := int32(1), kind, ""
 		if rng.IntN(2) == 0 {

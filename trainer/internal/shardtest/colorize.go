@@ -17,7 +17,7 @@ func Colorize(dir string, shards, rows, size, abStride int, seed uint64) (*sinks
 	cfg := vision.DefaultColorizeConfig()
 	cfg.ABStride = abStride
 	rng := rand.New(rand.NewPCG(seed, 1))
-	return writeDataset(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.ColorizeRow, error) {
+	return Write(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.ColorizeRow, error) {
 		img := colourDisc(rng, size)
 		lab := vision.Colorize(img, cfg)
 		return sinks.ColorizeRow{

@@ -28,7 +28,7 @@ func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manif
 	key := func(k, i int) string { return fmt.Sprintf("img%05d.png", k*rows+i) }
 	switch task {
 	case "denoise":
-		return writeDataset(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.DenoiseRow, error) {
+		return Write(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.DenoiseRow, error) {
 			clean, noisy, _ := sample(rng, size, task)
 			return sinks.DenoiseRow{
 				Key: key(k, i), Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
@@ -36,7 +36,7 @@ func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manif
 			}, nil
 		})
 	case "inpaint":
-		return writeDataset(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.InpaintRow, error) {
+		return Write(dir, task, seed, nil, shards, rows, func(k, i int) (sinks.InpaintRow, error) {
 			clean, holed, hole := sample(rng, size, task)
 			return sinks.InpaintRow{
 				Key: key(k, i), Source: "shardtest", Split: "train", Width: int32(size), Height: int32(size),
@@ -48,11 +48,12 @@ func Images(dir, task string, shards, rows, size int, seed uint64) (*sinks.Manif
 	return nil, fmt.Errorf("shardtest: task %q", task)
 }
 
-// writeDataset writes task's dataset into dir as the pipelines do: shards
-// shards of rows rows each, row(k, i) making row i of shard k (called in
-// that order), the manifest last, with config (marshalled to JSON) as its
-// config when not nil.
-func writeDataset[T any](dir, task string, seed uint64, config any, shards, rows int, row func(k, i int) (T, error)) (*sinks.Manifest, error) {
+// Write writes task's dataset of row type T into dir as the pipelines do:
+// shards shards of rows rows each, row(k, i) making row i of shard k
+// (called in that order), the manifest last, with config (marshalled to
+// JSON) as its config when not nil. A test of a task of its own writes its
+// rows with it.
+func Write[T any](dir, task string, seed uint64, config any, shards, rows int, row func(k, i int) (T, error)) (*sinks.Manifest, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
