@@ -9,10 +9,12 @@ import (
 	"github.com/pretext-dev/pretext/transforms/audio"
 )
 
+func init() { registerTask(audio.TaskMask, audioMask) }
+
 // audioMask measures audio_mask rows: the time and frequency mask shares
 // (inside their ranges, and what the mask column holds), the input equal to
 // the target outside the mask and to the fill inside it, shapes and silence.
-func audioMask(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg audio.MaskConfig) error {
+func audioMask(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg audio.MaskTaskConfig) error {
 	var (
 		rows, silent, cells, maskedCells int64
 		timeHist, freqHist               = make([]int64, 10), make([]int64, 10)

@@ -9,6 +9,8 @@ import (
 	"github.com/pretext-dev/pretext/transforms/av"
 )
 
+func init() { registerTask(av.TaskCorrespond, correspond) }
+
 // avOffsetBuckets are the 1 s buckets of the time-shift offset histogram.
 const avOffsetBuckets = 12
 

@@ -11,12 +11,13 @@
 //     manifest is incomplete. Each shard is verified as it is read for the
 //     statistics, so it is read (or copied from an object store) once;
 //  2. streams the rows of the shards that verified, one shard, one row group
-//     and one batch of rows at a time, through the task's statistics (image:
+//     and one batch of rows at a time, through the statistics its task
+//     registered (registerTask, in the file of its modality; image:
 //     resolutions, duplicates, colour bins, noise levels and PSNR, hole
 //     shares; text: mask rate and split, random-next labels, lengths, [UNK],
 //     top tokens; av: positives, negative kinds and offsets, silence,
-//     spectrogram shapes; audio_mask: mask shares and values; dead letters:
-//     stage/reason with example keys);
+//     spectrogram shapes; audio_mask: mask shares and values), or, for the
+//     dead letters, through a stage/reason table with example keys;
 //  3. turns each statistic with an intended value into a Gate: shares drawn
 //     at random against the config's probability with the binomial
 //     tolerance Bound (z = 4), rules that hold for every row by construction

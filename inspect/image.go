@@ -18,6 +18,12 @@ import (
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
+func init() {
+	registerTask(vision.TaskColorize, colorize)
+	registerTask(vision.TaskDenoise, denoise)
+	registerTask(vision.TaskInpaint, inpaint)
+}
+
 // MaxDistinctTargets caps the hash set behind the duplicate rate: 8-byte
 // content hashes of the targets of variant-0 rows, about 20 bytes each with
 // the map's overhead, so 16.8 M rows (~350 MB) before the set stops growing.

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"math"
@@ -9,7 +10,10 @@ import (
 	"testing"
 
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms/audio"
+	"github.com/pretext-dev/pretext/transforms/av"
 	"github.com/pretext-dev/pretext/transforms/text"
+	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
 func ExampleBound() {
@@ -221,5 +225,37 @@ func TestMLMLayout(t *testing.T) {
 		if msg := mlmLayout(r, cls, sep, max); msg == "" {
 			t.Errorf("%s: not caught", name)
 		}
+	}
+}
+
+// Every task of this binary measures its labels through the registry, and
+// registerTask refuses what would only fail in a run: an unknown task, a
+// measure of another task's config, a second registration.
+func TestTaskStatisticsRegistered(t *testing.T) {
+	for _, name := range []string{vision.TaskColorize, vision.TaskDenoise, vision.TaskInpaint, text.TaskMLMNSP, audio.TaskMask, av.TaskCorrespond} {
+		if measures[name] == nil {
+			t.Errorf("task %s has no statistics registered", name)
+		}
+	}
+	panics := func(what, want string, register func()) {
+		t.Helper()
+		defer func() {
+			if msg, _ := recover().(string); !strings.Contains(msg, want) {
+				t.Errorf("%s: registerTask panicked with %q, want %q", what, msg, want)
+			}
+		}()
+		register()
+	}
+	panics("unknown task", "not a registered task", func() { registerTask("no_such_task", colorize) })
+	panics("another task's config", "measure a *vision.ColorizeConfig, the task's config is a *vision.DenoiseConfig", func() { registerTask(vision.TaskDenoise, colorize) })
+	panics("twice", "registered twice", func() { registerTask(vision.TaskColorize, colorize) })
+
+	d := &Dataset{Metrics: map[string]float64{}}
+	if err := measureTask(context.Background(), &inspector{}, d, &sinks.Manifest{Task: "no_such_task"}, nil, nil); err != nil || len(d.Notes) != 1 || !strings.Contains(d.Notes[0], "no statistics for task no_such_task") {
+		t.Errorf("a task without statistics: err %v, notes %q", err, d.Notes)
+	}
+	cfg := vision.DefaultDenoiseConfig()
+	if err := measureTask(context.Background(), &inspector{}, d, &sinks.Manifest{Task: vision.TaskColorize}, nil, &cfg); err == nil || !strings.Contains(err.Error(), "*vision.DenoiseConfig") {
+		t.Errorf("colorize measured with a denoise config: err %v", err)
 	}
 }

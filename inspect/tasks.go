@@ -2,36 +2,78 @@ package inspect
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
-	"github.com/pretext-dev/pretext/transforms/audio"
-	"github.com/pretext-dev/pretext/transforms/av"
-	"github.com/pretext-dev/pretext/transforms/text"
-	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
-// measureTask runs the statistics and gates of a task, chosen by the type of
-// its config (the registry's NewConfig).
-func measureTask(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg transforms.Config) error {
-	switch c := cfg.(type) {
-	case *vision.ColorizeConfig:
-		return colorize(ctx, in, d, m, src, *c)
-	case *vision.DenoiseConfig:
-		return denoise(ctx, in, d, m, src, *c)
-	case *vision.InpaintConfig:
-		return inpaint(ctx, in, d, m, src, *c)
-	case *text.InstanceConfig:
-		return mlm(ctx, in, d, m, src, *c)
-	case *av.CorrespondConfig:
-		return correspond(ctx, in, d, m, src, *c)
-	case *audio.MaskTaskConfig:
-		return audioMask(ctx, in, d, m, src, c.MaskConfig)
+// A task's statistics and gates plug into the inspector through a registry
+// keyed by the task's name, as the task itself plugs into transforms'
+// registry: the inspect file that measures a task registers its measure
+// function from its own init, keyed by the name constant its modality
+// package exports, for example
+//
+//	func init() { registerTask(vision.TaskColorize, colorize) }
+//
+// beside colorize in image.go. Run, the scan, the sampler, the gates and the
+// report know no task: they reach a task's measure through measureTask only.
+// So a new task (rotation, say) adds its statistics and gates in ONE new file
+// under inspect/ — its measure function and the init that registers it —
+// and no other inspect file changes. A task without one is still verified
+// for integrity, with a note that its labels are not measured.
+var measures = map[string]measureFunc{}
+
+// measureFunc measures one dataset of a task against cfg, the task's config
+// as its transforms.Task.NewConfig makes it (a pointer to the config struct).
+type measureFunc func(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg transforms.Config) error
+
+// registerTask registers the statistics and gates of the task called name;
+// call it from an init. measure takes the task's config by value (C): the
+// task's NewConfig returns a *C, which registerTask checks against the task
+// registry when it registers, so a name keyed to the wrong task or to a task
+// this binary does not know fails at start-up, not in a run. A name
+// registered twice panics as well.
+func registerTask[C any, P interface {
+	*C
+	transforms.Config
+}](name string, measure func(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg C) error) {
+	t, ok := transforms.Lookup(name)
+	if !ok {
+		panic(fmt.Sprintf("inspect: statistics registered for task %s, which is not a registered task", name))
 	}
-	d.note("the inspector has no statistics for task %s: only integrity is checked", m.Task)
-	return nil
+	if c := t.NewConfig(); !isA[P](c) {
+		panic(fmt.Sprintf("inspect: statistics of task %s measure a %T, the task's config is a %T", name, P(nil), c))
+	}
+	if _, dup := measures[name]; dup {
+		panic(fmt.Sprintf("inspect: statistics of task %s registered twice", name))
+	}
+	measures[name] = func(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg transforms.Config) error {
+		c, ok := cfg.(P)
+		if !ok || c == nil {
+			return fmt.Errorf("inspect: task %s: config is a %T, its statistics measure a %T", name, cfg, P(nil))
+		}
+		return measure(ctx, in, d, m, src, *c)
+	}
+}
+
+func isA[P transforms.Config](c transforms.Config) bool {
+	_, ok := c.(P)
+	return ok
+}
+
+// measureTask runs the statistics and gates registered for the dataset's
+// task (registerTask); a task without them gets a note and its integrity
+// check only.
+func measureTask(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg transforms.Config) error {
+	measure, ok := measures[m.Task]
+	if !ok {
+		d.note("the inspector has no statistics for task %s: only integrity is checked", m.Task)
+		return nil
+	}
+	return measure(ctx, in, d, m, src, cfg)
 }
 
 // maxReasons bounds the stage/reason table; further reasons are "other".

@@ -12,6 +12,8 @@ import (
 	"github.com/pretext-dev/pretext/transforms/text"
 )
 
+func init() { registerTask(text.TaskMLMNSP, mlm) }
+
 // maxTokenIDs bounds the maps of token counts (a vocabulary is ~30 k ids;
 // a corrupt shard must not make them grow without end).
 const maxTokenIDs = 1 << 20
