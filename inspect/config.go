@@ -1,15 +1,9 @@
 package inspect
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
@@ -64,7 +58,8 @@ func (in *inspector) taskConfig(d *Dataset, m *sinks.Manifest, t transforms.Task
 	return cfg, nil
 }
 
-// vocabInfo is the vocabulary of mlm_nsp datasets, or why there is none.
+// vocabInfo is the vocabulary of mlm_nsp datasets as text.LoadVocab read it,
+// or why it could not.
 type vocabInfo struct {
 	path   string
 	sha256 string
@@ -72,12 +67,11 @@ type vocabInfo struct {
 	err    error
 }
 
-// maxVocabBytes bounds a vocab file (bert-base-uncased's is 231 KB).
-const maxVocabBytes = 64 << 20
-
 // vocabFor returns the vocabulary for a dataset made with the vocab whose
 // sha256 is want ("" when the manifest does not say), or nil with the
-// reason it cannot be used.
+// reason it cannot be used. The vocab is read once per path by pretext's
+// one loader, text.LoadVocab (the pipeline's and the trainer's), and
+// matched to the dataset by text.CheckVocabSHA.
 func (in *inspector) vocabFor(ctx context.Context, want string) (*text.Vocab, string) {
 	p := in.opts.VocabPath
 	if p == "" && in.opts.Config != nil {
@@ -87,57 +81,15 @@ func (in *inspector) vocabFor(ctx context.Context, want string) (*text.Vocab, st
 		return nil, "no vocab given"
 	}
 	if in.vocab == nil || in.vocab.path != p {
-		in.vocab = loadVocab(ctx, p)
+		v, sha, err := text.LoadVocab(ctx, p)
+		in.vocab = &vocabInfo{path: p, sha256: sha, v: v, err: err}
 	}
 	vi := in.vocab
-	switch {
-	case vi.err != nil:
+	if vi.err != nil {
 		return nil, vi.err.Error()
-	case want != "" && vi.sha256 != want:
-		return nil, fmt.Sprintf("vocab %s has sha256 %.12s…, the dataset was made with %.12s…", p, vi.sha256, want)
+	}
+	if err := text.CheckVocabSHA(p, vi.sha256, want); err != nil {
+		return nil, err.Error()
 	}
 	return vi.v, ""
-}
-
-func loadVocab(ctx context.Context, p string) *vocabInfo {
-	vi := &vocabInfo{path: p}
-	data, err := readFile(ctx, p, maxVocabBytes)
-	if err != nil {
-		vi.err = fmt.Errorf("vocab %s: %w", p, err)
-		return vi
-	}
-	sum := sha256.Sum256(data)
-	vi.sha256 = hex.EncodeToString(sum[:])
-	v, err := text.ReadVocab(bytes.NewReader(data))
-	if err == nil {
-		err = text.CheckVocab(v)
-	}
-	if err != nil {
-		vi.err = fmt.Errorf("vocab %s: %w", p, err)
-		return vi
-	}
-	vi.v = v
-	return vi
-}
-
-// readFile reads a small file from any Beam filesystem.
-func readFile(ctx context.Context, name string, limit int64) ([]byte, error) {
-	fs, err := filesystem.New(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer fs.Close()
-	r, err := fs.OpenRead(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
 }

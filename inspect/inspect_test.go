@@ -6,6 +6,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -257,5 +258,33 @@ func TestTaskStatisticsRegistered(t *testing.T) {
 	cfg := vision.DefaultDenoiseConfig()
 	if err := measureTask(context.Background(), &inspector{}, d, &sinks.Manifest{Task: vision.TaskColorize}, nil, &cfg); err == nil || !strings.Contains(err.Error(), "*vision.DenoiseConfig") {
 		t.Errorf("colorize measured with a denoise config: err %v", err)
+	}
+}
+
+// The vocab is read by text.LoadVocab and used only when its sha256 is the
+// manifest's; each reason not to use it names the vocab.
+func TestVocabFor(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join("..", "testdata", "wordpiece", "vocab-bert-base-uncased.txt")
+	_, sha, err := text.LoadVocab(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &inspector{opts: Options{VocabPath: path}}
+	for _, want := range []string{"", sha} {
+		if v, why := in.vocabFor(ctx, want); v == nil || why != "" {
+			t.Errorf("vocab_sha256 %q: no vocab (%s)", want, why)
+		}
+	}
+	if v, why := in.vocabFor(ctx, strings.Repeat("0", 64)); v != nil || !strings.Contains(why, path) || !strings.Contains(why, "the dataset was made with 000000000000") {
+		t.Errorf("another vocab_sha256: vocab %v, reason %q", v != nil, why)
+	}
+	missing := filepath.Join(t.TempDir(), "vocab.txt")
+	in.opts.VocabPath = missing
+	if v, why := in.vocabFor(ctx, sha); v != nil || !strings.HasPrefix(why, "vocab "+missing+": ") {
+		t.Errorf("a missing vocab: vocab %v, reason %q", v != nil, why)
+	}
+	if v, why := (&inspector{}).vocabFor(ctx, sha); v != nil || why != "no vocab given" {
+		t.Errorf("no vocab: vocab %v, reason %q", v != nil, why)
 	}
 }
