@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"time"
 
-	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
 )
 
@@ -203,7 +202,7 @@ func pngHasChunk(data []byte, typ string) bool {
 // pass; its weights and per-goroutine rows), a crop or border canvas, the
 // conversion of the whole image where mode is "no", and the tasks' images
 // and pending rows at the output size.
-func outputBytes(w, h int, im configs.Image) int64 {
+func outputBytes(w, h int, im Options) int64 {
 	W, H := int64(w), int64(h)
 	total := int64(1<<20) + 256*(W+H)
 	ow, oh := W, H
@@ -228,7 +227,7 @@ func outputBytes(w, h int, im configs.Image) int64 {
 }
 
 // limitsOf is the DecodeLimits of im.
-func limitsOf(im configs.Image) DecodeLimits {
+func limitsOf(im Options) DecodeLimits {
 	return DecodeLimits{
 		MaxPixels: im.MaxPixels, MaxBytes: im.MaxBytes,
 		MaxDecodeBytes: int64(im.MaxDecodeMB) << 20, MaxScans: im.MaxScans,
@@ -239,7 +238,7 @@ func limitsOf(im configs.Image) DecodeLimits {
 // what it will hold at its peak.
 type Plan struct {
 	hd    header
-	im    configs.Image
+	im    Options
 	bytes int64
 }
 
@@ -252,7 +251,7 @@ func (p Plan) Bytes() int64 { return p.bytes }
 // is decoded: every deterministic cap of im (file bytes, pixels, JPEG
 // scans, decode bytes) is checked here. A non-empty reason is a dead
 // letter of stage sinks.StageDecode.
-func PlanInput(data []byte, im configs.Image) (p Plan, reason, detail string) {
+func PlanInput(data []byte, im Options) (p Plan, reason, detail string) {
 	lim := limitsOf(im)
 	var scale func(w, h int) int
 	if im.JPEGScaling {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
-	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
 )
 
@@ -57,7 +57,7 @@ func png16(w, h int) *image.NRGBA64 {
 // size are judged from their header (no pixel allocated) and photos of
 // the largest sizes people take still pass.
 func TestPlanInputDefaults(t *testing.T) {
-	im := configs.Default().Image
+	im := DefaultOptions()
 	for _, tc := range []struct {
 		name   string
 		data   func() []byte
@@ -90,7 +90,7 @@ func TestPlanInputDefaults(t *testing.T) {
 // heap): for each decoder output type, at sizes that take a fraction of
 // a second.
 func TestPlanBytesBoundsAllocations(t *testing.T) {
-	im := configs.Default().Image
+	im := DefaultOptions()
 	im.MaxDecodeMB = 0
 	gray := image.NewGray(image.Rect(0, 0, 1500, 1000))
 	pal := image.NewPaletted(image.Rect(0, 0, 1200, 900), color.Palette{color.Black, color.White})
@@ -119,7 +119,7 @@ func TestPlanBytesBoundsAllocations(t *testing.T) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		ex, stage, reason, detail := p.prepare("k", "s", tc.data, configs.Default().Split, time.Time{})
+		ex, stage, reason, detail := p.prepare("k", "s", tc.data, transforms.DefaultSplit(), time.Time{})
 		runtime.ReadMemStats(&after)
 		if stage != "" || ex == nil {
 			t.Fatalf("%s: %s/%s %s", tc.name, stage, reason, detail)
@@ -136,7 +136,7 @@ func TestPlanBytesBoundsAllocations(t *testing.T) {
 // decoder itself, scan by scan.
 func TestTooManyScans(t *testing.T) {
 	data := jpegscale.FlatProgressive(64, 64, true, 12) // 13 scans
-	im := configs.Default().Image
+	im := DefaultOptions()
 	im.MaxScans = 12
 	if _, reason, detail := PlanInput(data, im); reason != ReasonTooManyScans {
 		t.Errorf("PlanInput: %q %s, want %s", reason, detail, ReasonTooManyScans)
@@ -156,12 +156,12 @@ func TestTooManyScans(t *testing.T) {
 // dead letter, timeout, and no goroutine is left behind.
 func TestDecodeTimeout(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
-	im := configs.Default().Image
+	im := DefaultOptions()
 	im.MaxScans = 0 // the timeout is the backstop for what the caps let through
 	im.TimeoutSeconds = 0.2
 	scans := jpegscale.FlatProgressive(2000, 2000, true, 5000)
 	start := time.Now()
-	_, stage, reason, detail := Prepare("k", "s", scans, im, configs.Default().Split)
+	_, stage, reason, detail := Prepare("k", "s", scans, im, transforms.DefaultSplit())
 	if took := time.Since(start); reason != ReasonTimeout {
 		t.Errorf("5,000-scan JPEG: %s/%s %s after %v, want timeout", stage, reason, detail, took)
 	} else {
@@ -177,7 +177,7 @@ func TestDecodeTimeout(t *testing.T) {
 		if reason != "" {
 			t.Fatalf("%s: %s", name, reason)
 		}
-		if _, _, reason, detail := p.prepare("k", "s", data, configs.Default().Split, time.Now().Add(-time.Second)); reason != ReasonTimeout {
+		if _, _, reason, detail := p.prepare("k", "s", data, transforms.DefaultSplit(), time.Now().Add(-time.Second)); reason != ReasonTimeout {
 			t.Errorf("%s past its deadline: %q %s, want timeout", name, reason, detail)
 		}
 	}
@@ -231,7 +231,7 @@ func TestInterlacedPNGWithinDefault(t *testing.T) {
 		b = binary.BigEndian.AppendUint32(b, 7000)
 		return append(b, depth, ctype, 0, 0, interlace, 0, 0, 0, 0)
 	}
-	limit := int64(configs.Default().Image.MaxDecodeMB) << 20
+	limit := int64(DefaultOptions().MaxDecodeMB) << 20
 	plain, laced := pngDecodeBytes(hdr(8, 6, 0), 7000, 7000), pngDecodeBytes(hdr(8, 6, 1), 7000, 7000)
 	if laced != plain+4*7000*7000/2 {
 		t.Errorf("interlaced %d, plain %d: want plain + half the image", laced, plain)

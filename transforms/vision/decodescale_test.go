@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 func readFixture(tb testing.TB, name string) []byte {
@@ -110,9 +110,9 @@ func TestDecodeForResizeFullSize(t *testing.T) {
 // Prepare with jpeg_scaling filters on the full size: a 400×266 photo with
 // min_width 300 passes although it is decoded at 100×67.
 func TestPrepareJPEGScaling(t *testing.T) {
-	im := configs.Default().Image
+	im := DefaultOptions()
 	im.Size, im.MinWidth, im.JPEGScaling = 64, 300, true
-	ex, stage, reason, _ := Prepare("k", "s", readFixture(t, "chelsea.jpg"), im, configs.Default().Split)
+	ex, stage, reason, _ := Prepare("k", "s", readFixture(t, "chelsea.jpg"), im, transforms.DefaultSplit())
 	if stage != "" {
 		t.Fatalf("stopped at %s: %s", stage, reason)
 	}
@@ -129,11 +129,11 @@ func BenchmarkPrepare(b *testing.B) {
 			name = "jpeg_scaling"
 		}
 		b.Run(name, func(b *testing.B) {
-			im := configs.Default().Image
+			im := DefaultOptions()
 			im.Size, im.JPEGScaling = 128, scaling
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, stage, reason, _ := Prepare("k", "s", data, im, configs.Default().Split); stage != "" {
+				if _, stage, reason, _ := Prepare("k", "s", data, im, transforms.DefaultSplit()); stage != "" {
 					b.Fatal(stage, reason)
 				}
 			}

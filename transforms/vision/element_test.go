@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // BenchmarkElement is the pipeline's work for one input without Beam and
@@ -26,10 +26,9 @@ func BenchmarkElement(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cfg := configs.Default()
 			b.ReportAllocs()
 			for b.Loop() {
-				ex, stage, reason, detail := Prepare("k", "astronaut.jpg", data, cfg.Image, cfg.Split)
+				ex, stage, reason, detail := Prepare("k", "astronaut.jpg", data, DefaultOptions(), transforms.DefaultSplit())
 				if ex == nil {
 					b.Fatalf("%s/%s: %s", stage, reason, detail)
 				}

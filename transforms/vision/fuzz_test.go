@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // FuzzDecode feeds arbitrary bytes to the decoder and the preprocessing after
@@ -23,7 +23,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{})
 	lim := DecodeLimits{MaxPixels: 1 << 22, MaxBytes: 1 << 22}
-	im := configs.Default().Image
+	im := DefaultOptions()
 	im.Size, im.MinWidth, im.MinHeight, im.MaxPixels, im.MaxBytes = 16, 1, 1, 1<<22, 1<<22
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// The pipeline's path: the header judged (pixels, decode bytes,
@@ -34,7 +34,7 @@ func FuzzDecode(f *testing.F) {
 			if reason != "" {
 				continue
 			}
-			ex, stage, reason, detail := p.prepare("k", "s", data, configs.Default().Split, time.Time{})
+			ex, stage, reason, detail := p.prepare("k", "s", data, transforms.DefaultSplit(), time.Time{})
 			if stage == "" && (ex == nil || ex.Image == nil) || stage != "" && reason == "" {
 				t.Fatalf("prepare: stage %q reason %q (%s) example %v", stage, reason, detail, ex)
 			}

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
-	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/seeding"
@@ -90,18 +89,18 @@ type TaskSpec struct {
 // It expects PCollection<transforms.FileRef> and returns
 // PCollection<sinks.TempFile>, PCollection<sinks.DeadLetter> and
 // PCollection<string> of outcomes (one per input).
-func Label(s beam.Scope, refs beam.PCollection, seed int64, im configs.Image, workerMemoryMB int, split configs.Split, tasks []TaskSpec) (temps, dead, outcomes beam.PCollection) {
+func Label(s beam.Scope, refs beam.PCollection, seed int64, im Options, workerMemoryMB int, split transforms.Split, tasks []TaskSpec) (temps, dead, outcomes beam.PCollection) {
 	s = s.Scope("vision.Label")
 	return beam.ParDo3(s, &labelFn{Seed: seed, Image: im, WorkerMemoryMB: workerMemoryMB, Split: split, Tasks: tasks}, refs)
 }
 
 type labelFn struct {
 	Seed  int64
-	Image configs.Image
+	Image Options
 	// WorkerMemoryMB is worker.memory_mb, resolved on the worker (whose
 	// memory may not be the launcher's).
 	WorkerMemoryMB int
-	Split          configs.Split
+	Split          transforms.Split
 	Tasks          []TaskSpec
 
 	labelers *Labelers
@@ -261,7 +260,7 @@ func past(deadline time.Time) bool { return !deadline.IsZero() && time.Now().Aft
 
 // deadlineOf is the deadline of an input whose decode starts now, or zero
 // when im has no timeout.
-func deadlineOf(im configs.Image) time.Time {
+func deadlineOf(im Options) time.Time {
 	if im.TimeoutSeconds <= 0 {
 		return time.Time{}
 	}
@@ -320,7 +319,7 @@ func safeLabel(l Labeler, ex *Example, cfg transforms.Config, v int, rng *rand.R
 // reading it. A non-empty stage means the input stops here: "filter" with
 // the filter's reason, or sinks.StageDecode with a dead letter's reason and
 // detail. It is PlanInput, then the decode within im.TimeoutSeconds.
-func Prepare(key, source string, data []byte, im configs.Image, split configs.Split) (ex *Example, stage, reason, detail string) {
+func Prepare(key, source string, data []byte, im Options, split transforms.Split) (ex *Example, stage, reason, detail string) {
 	p, reason, detail := PlanInput(data, im)
 	if reason != "" {
 		return nil, sinks.StageDecode, reason, detail
@@ -330,7 +329,7 @@ func Prepare(key, source string, data []byte, im configs.Image, split configs.Sp
 
 // prepare is Prepare for an input already judged by PlanInput, checking
 // deadline (when not zero) in the decoder and before and after the resize.
-func (p Plan) prepare(key, source string, data []byte, split configs.Split, deadline time.Time) (ex *Example, stage, reason, detail string) {
+func (p Plan) prepare(key, source string, data []byte, split transforms.Split, deadline time.Time) (ex *Example, stage, reason, detail string) {
 	im := p.im
 	lim := limitsOf(im)
 	lim.Deadline = deadline
@@ -363,7 +362,7 @@ func (p Plan) prepare(key, source string, data []byte, split configs.Split, dead
 }
 
 // Filter returns the reason an image of w×h pixels is dropped, or "".
-func Filter(w, h int, im configs.Image) string {
+func Filter(w, h int, im Options) string {
 	switch {
 	case w < im.MinWidth || h < im.MinHeight:
 		return "too_small"
@@ -374,7 +373,7 @@ func Filter(w, h int, im configs.Image) string {
 }
 
 // SplitOf assigns key to train, val or test by a hash of the key alone.
-func SplitOf(key string, sp configs.Split) string {
+func SplitOf(key string, sp transforms.Split) string {
 	h, _ := seeding.Hash(0, "split", key, 0)
 	u := float64(h>>11) / (1 << 53)
 	switch {
