@@ -18,7 +18,7 @@ func init() {
 		Doc:       "log-mel with time and frequency spans masked (SpecAugment-style) + mask → unmasked log-mel target",
 		NewConfig: func() transforms.Config { c := MaskTaskConfig{DefaultMask()}; return &c },
 		Format:    sinks.FormatOf[sinks.AudioMaskRow](),
-		Impl:      TaskMask,
+		Impl:      maskTask{},
 	})
 }
 

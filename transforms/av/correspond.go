@@ -8,6 +8,7 @@ import (
 
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/audio"
 )
 
 // TaskCorrespond is the name of the audio-visual correspondence task.
@@ -25,7 +26,7 @@ func init() {
 		Doc:       "video frame + 1 s log-mel window → 1 if the audio is the frame's own, 0 for audio of another video or of the same video ≥ min_offset away (Arandjelović & Zisserman 2017; AVTS)",
 		NewConfig: func() transforms.Config { c := DefaultCorrespond(); return &c },
 		Format:    sinks.FormatOf[sinks.AVRow](),
-		Impl:      TaskCorrespond,
+		Impl:      correspondTask{},
 	})
 }
 
@@ -86,6 +87,109 @@ func (c *CorrespondConfig) Validate(path string) error {
 		bad("min_offset_s", "must be in [0, 3600] (got %v)", c.MinOffsetSeconds)
 	}
 	return errors.Join(errs...)
+}
+
+// correspondTask is av_correspond's GroupLabeler.
+type correspondTask struct{}
+
+// Ready implements GroupLabeler: the grid of audio windows and the log-mel
+// frames of one window follow from the config and the run's mel.
+func (correspondTask) Ready(cfg transforms.Config, p Prep) (GroupTask, error) {
+	mel, err := audio.NewMel(p.Mel)
+	if err != nil {
+		return nil, err
+	}
+	c := *cfg.(*CorrespondConfig)
+	g := NewGrid(p.Mel.SampleRate, p.Mel.Hop, c.WindowSeconds)
+	return &correspond{cfg: c, prep: p, grid: g, nf: mel.Frames(g.Window * p.Mel.Hop)}, nil
+}
+
+// correspond is av_correspond readied for a run.
+type correspond struct {
+	cfg  CorrespondConfig
+	prep Prep
+	grid Grid
+	nf   int // log-mel frames of a window
+}
+
+// Label implements GroupTask: one row per frame of every video of g, the
+// frame paired with audio Choose draws. The audio of other_video negatives
+// comes from the other videos of g, or from g.Extra when g holds one video.
+// Its statistics: pairs, positives, negatives.<kind>, silent,
+// silent_positives, fallback.<why> and frames_without_pair.
+func (c *correspond) Label(g *Group, rng func(key string) *rand.Rand, out Out) error {
+	for i := range g.Videos {
+		var others []*Video
+		for j := range g.Videos {
+			if j != i {
+				others = append(others, &g.Videos[j])
+			}
+		}
+		for j := range g.Extra {
+			others = append(others, &g.Extra[j])
+		}
+		if err := c.video(&g.Videos[i], others, rng, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// video writes the rows of the frames of d.
+func (c *correspond) video(d *Video, others []*Video, rng func(key string) *rand.Rand, out Out) error {
+	lens := make([]int, len(others))
+	for i, o := range others {
+		lens[i] = int(o.Samples)
+	}
+	m := c.prep.Mel
+	for _, fr := range d.Frames {
+		key := FrameKey(d.Key, fr.Time)
+		p, ok := Choose(c.cfg, c.grid, fr.Time, int(d.Samples), lens, rng(key))
+		if !ok {
+			out.Count("frames_without_pair", 1)
+			continue
+		}
+		src := d
+		if p.Other >= 0 {
+			src = others[p.Other]
+		}
+		bins := int(src.Bins)
+		logMel := src.LogMel[p.Start*bins : (p.Start+c.nf)*bins]
+		var power float64
+		for _, v := range src.Power[p.Start : p.Start+c.grid.Window] {
+			power += float64(v)
+		}
+		db := -120.0
+		if power > 0 {
+			db = max(-120, 10*math.Log10(power/float64(c.grid.Window)))
+		}
+		row := sinks.AVRow{
+			Key: key, Video: d.Key, AudioVideo: src.Key, Source: d.Source, Split: d.Split,
+			Width: fr.Width, Height: fr.Height, Encoding: c.prep.Encoding, Frame: fr.Data,
+			FrameTimeS: fr.Time, AudioStartS: float64(p.Start*m.Hop) / float64(m.SampleRate), AudioSeconds: c.grid.Seconds(),
+			SampleRate: int32(m.SampleRate), LogMel: logMel, MelBins: int32(bins), MelFrames: int32(c.nf),
+			Label: int32(p.Label), NegativeKind: p.Kind, Silent: db < c.prep.SilenceDBFS, AudioDBFS: float32(db),
+		}
+		if err := out.Add(row.Key, row, row.RowBytes()+256); err != nil {
+			return err
+		}
+		out.Count("pairs", 1)
+		if p.Label == 1 {
+			out.Count("positives", 1)
+		} else {
+			out.Count("negatives."+p.Kind, 1)
+		}
+		if row.Silent {
+			out.Count("silent", 1)
+			if p.Label == 1 {
+				out.Count("silent_positives", 1)
+			}
+		}
+		if p.Fallback != "" {
+			out.Count("fallback."+p.Fallback, 1)
+		}
+	}
+	return nil
 }
 
 // Grid is the time grid audio windows start on: multiples of one hop of
