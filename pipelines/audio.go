@@ -3,7 +3,6 @@ package pipelines
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/audio"
 	"github.com/pretext-dev/pretext/transforms/av"
-	"github.com/pretext-dev/pretext/transforms/seeding"
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
@@ -32,10 +30,11 @@ func init() {
 }
 
 // Audio builds the audio pipeline: match the input pattern, reshuffle the
-// references, decode each file (WAV in-process, other containers and the
-// sound of videos through ffmpeg), resample it to audio.mel.sample_rate, cut
-// it into clips and make each clip's audio_mask row. It returns
-// PCollection<string> of the manifests written.
+// references, decode each file once (WAV in-process, other containers and
+// the sound of videos through ffmpeg), resample it to audio.mel.sample_rate,
+// cut it into clips (audio.Cut) and make each clip's rows for every
+// configured audio task (its audio.Labeler), each task's into its own
+// writer. It returns PCollection<string> of the manifests written.
 func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Audio")
 	refs, outcomes, matchDead := Match(s, beam.Create(s, cfg.Input), cfg.Output, cfg.Limit)
@@ -47,28 +46,30 @@ func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 			deadDS = c.Dataset
 			continue
 		}
-		fn.Task = vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset}
+		fn.Tasks = append(fn.Tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
 	}
 	temps, dead, labelOutcomes := beam.ParDo3(s, fn, refs)
 	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
 	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomes, labelOutcomes))
 }
 
-// audioFn decodes one audio file and writes the audio_mask rows of its clips.
+// audioFn decodes one audio file and writes the rows of its clips for
+// every audio task.
 type audioFn struct {
 	Seed  int64
 	Audio configs.Audio
 	Split configs.Split
-	Task  vision.TaskSpec
+	// Tasks are the run's audio tasks; writers[i] writes Tasks[i]'s rows.
+	Tasks []vision.TaskSpec
 	// WorkerMemoryMB is worker.memory_mb, resolved on the worker (whose
 	// memory may not be the launcher's).
 	WorkerMemoryMB int
 
-	mask      audio.MaskConfig
+	labelers  *audio.Labelers
 	mels      *sync.Pool // of *audio.Mel, one per worker computing at once
 	runner    av.Runner
 	ffmpegErr error
-	writer    *sinks.Writer
+	writers   []*sinks.Writer
 	pool      *sinks.Pool[transforms.FileRef, clipped]
 }
 
@@ -76,11 +77,16 @@ func (f *audioFn) Setup() error {
 	// A request over the budget runs alone, so no floor is needed for
 	// every input to fit.
 	sinks.SetMemoryBudget(sinks.MemoryBudget(f.WorkerMemoryMB, 0))
-	var c audio.MaskTaskConfig
-	if err := json.Unmarshal(f.Task.Config, &c); err != nil {
-		return fmt.Errorf("audio: config of task %s: %w", f.Task.Name, err)
+	names := make([]string, len(f.Tasks))
+	cfgs := make([][]byte, len(f.Tasks))
+	for i, t := range f.Tasks {
+		names[i], cfgs[i] = t.Name, t.Config
 	}
-	f.mask = c.MaskConfig
+	l, err := audio.NewLabelers(names, cfgs)
+	if err != nil {
+		return err
+	}
+	f.labelers = l
 	mels, err := audio.NewMelPool(f.Audio.Mel)
 	if err != nil {
 		return err
@@ -94,12 +100,18 @@ func (f *audioFn) Setup() error {
 }
 
 func (f *audioFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
-	w, err := sinks.NewWriter(ctx, f.Task.Dataset)
-	f.writer = w
+	f.writers = f.writers[:0]
+	for _, ts := range f.Tasks {
+		w, err := sinks.NewWriter(ctx, ts.Dataset)
+		if err != nil {
+			return err
+		}
+		f.writers = append(f.writers, w)
+	}
 	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.clips, func(ref transforms.FileRef, err error) clipped {
 		return clipped{ref: ref, err: fmt.Errorf("audio: %s: %w", ref.Key, err)}
 	})
-	return err
+	return nil
 }
 
 // clipped is what f.clips makes of one input.
@@ -108,11 +120,11 @@ type clipped struct {
 	// stage, reason, detail: the input stops here when stage is set
 	// ("filter", or a dead letter's stage).
 	stage, reason, detail string
-	rows                  []sinks.AudioMaskRow
+	rows                  []audio.Pending
 	err                   error // the machine failed: so does the bundle
 }
 
-// clips reads, decodes, resamples and masks one input: the CPU-heavy part
+// clips reads, decodes, resamples and labels one input: the CPU-heavy part
 // of an element, which may run on a pool worker.
 func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
 	stop := func(stage, reason, detail string) clipped {
@@ -143,11 +155,11 @@ func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
 	// by audio.max_samples (4 bytes a frame), judged from the header before
 	// it was decoded, and the mel windows of a clip span the clip.
 	x := audio.Resample(samples, rate, f.Audio.Mel.SampleRate)
-	rows, err := f.rows(ref, x)
+	rows, clips, err := f.rows(ref, x)
 	if err != nil {
 		return stop(sinks.StageLabel, "label_error", err.Error())
 	}
-	if len(rows) == 0 {
+	if clips == 0 {
 		return stop(transforms.StageFilter, "too_short", "")
 	}
 	return clipped{ref: ref, rows: rows}
@@ -158,8 +170,8 @@ func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ 
 	return f.pool.Submit(ref, func(c clipped) error { return f.write(ctx, c, emitDead, outcome) })
 }
 
-// write adds the rows of one input to the writer, or counts its filter drop
-// or dead letter; it runs on the bundle's goroutine.
+// write adds the rows of one input to its tasks' writers, or counts its
+// filter drop or dead letter; it runs on the bundle's goroutine.
 func (f *audioFn) write(ctx context.Context, c clipped, emitDead func(sinks.DeadLetter), outcome func(string)) error {
 	switch {
 	case c.err != nil:
@@ -168,15 +180,13 @@ func (f *audioFn) write(ctx context.Context, c clipped, emitDead func(sinks.Dead
 		transforms.EndInput(c.ref, c.stage, c.reason, c.detail, emitDead, outcome)
 		return nil
 	}
-	for _, r := range c.rows {
-		if err := f.writer.Add(ctx, r.Key, r, r.RowBytes()+256); err != nil {
+	for _, p := range c.rows {
+		w := f.writers[p.Task]
+		if err := w.Add(ctx, p.Key, p.Row.Row, p.Size); err != nil {
 			return err
 		}
-		f.writer.Count("clips", 1)
-		f.writer.Count("cells", int64(r.MelFrames)*int64(r.MelBins))
-		f.writer.Count("masked_cells", int64(bytes.Count(r.Mask, []byte{1})))
-		if r.Silent {
-			f.writer.Count("silent", 1)
+		for _, st := range p.Stats {
+			w.Count(st.Name, st.N)
 		}
 	}
 	transforms.Live.Rows.Add(int64(len(c.rows)))
@@ -324,8 +334,11 @@ func (r *inputReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// rows cuts x (at the mel rate) into clips and masks each one's log-mel.
-func (f *audioFn) rows(ref transforms.FileRef, x []float32) (rows []sinks.AudioMaskRow, err error) {
+// rows cuts x (at the mel rate) into clips and labels each one for every
+// task: all of the input's rows, or an error naming the task that failed.
+// clips is the number of clips cut, 0 for an input shorter than
+// audio.min_seconds.
+func (f *audioFn) rows(ref transforms.FileRef, x []float32) (rows []audio.Pending, clips int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
@@ -333,53 +346,22 @@ func (f *audioFn) rows(ref transforms.FileRef, x []float32) (rows []sinks.AudioM
 	}()
 	mel := f.mels.Get().(*audio.Mel)
 	defer f.mels.Put(mel)
-	rate := f.Audio.Mel.SampleRate
-	split := vision.SplitOf(ref.Key, f.Split)
-	for _, c := range audio.Clips(len(x), rate, f.Audio.ClipSeconds, f.Audio.MinSeconds) {
-		start := float64(c.Start) / float64(rate)
-		key := ClipKey(ref.Key, start)
-		target, frames := mel.Compute(x[c.Start:c.End])
-		bins := f.Audio.Mel.NMels
-		rng := seeding.New(f.Seed, f.Task.Name, key, 0)
-		input, mask, ts, fs := audio.ApplyMask(target, frames, bins, f.mask, rng)
-		if input == nil {
-			return nil, fmt.Errorf("mask of %d×%d log-mel failed", frames, bins)
-		}
-		var fill float32
-		for i, m := range mask {
-			if m == 1 {
-				fill = input[i]
-				break
-			}
-		}
-		db := audio.DBFS(x[c.Start:c.End])
-		rows = append(rows, sinks.AudioMaskRow{
-			Key: key, Source: ref.Source, Split: split,
-			ClipStartS: start, ClipSeconds: float64(c.End-c.Start) / float64(rate), SampleRate: int32(rate),
-			MelBins: int32(bins), MelFrames: int32(frames),
-			Input: input, Target: target, Mask: mask, Fill: fill,
-			TimeMaskShare: float32(ts), FreqMaskShare: float32(fs),
-			Silent: db < f.Audio.SilenceDBFS, AudioDBFS: float32(db),
-		})
-	}
-	return rows, nil
+	a := f.Audio
+	cut := audio.Cut(ref.Key, ref.Source, vision.SplitOf(ref.Key, f.Split), x, mel,
+		audio.Cutting{ClipSeconds: a.ClipSeconds, MinSeconds: a.MinSeconds, SilenceDBFS: a.SilenceDBFS})
+	rows, err = f.labelers.Label(f.Seed, cut)
+	return rows, len(cut), err
 }
 
 func (f *audioFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
 	if err := f.pool.Close(func(c clipped) error { return f.write(ctx, c, emitDead, outcome) }); err != nil {
 		return err
 	}
-	if f.writer == nil {
-		return nil
+	for _, w := range f.writers {
+		if err := w.Finish(ctx, emitTemp); err != nil {
+			return err
+		}
 	}
-	err := f.writer.Finish(ctx, emitTemp)
-	f.writer = nil
-	return err
-}
-
-// ClipKey is the key of the part of input key that starts at start seconds:
-// a clip of an audio file or a frame of a video. Times are zero-padded so
-// keys sort in time order.
-func ClipKey(key string, start float64) string {
-	return fmt.Sprintf("%s@%010.3f", key, start)
+	f.writers = f.writers[:0]
+	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,9 +16,97 @@ import (
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms"
+	"github.com/pretext-dev/pretext/transforms/audio"
 	"github.com/pretext-dev/pretext/transforms/av"
+	"github.com/pretext-dev/pretext/transforms/seeding"
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
+
+// Test-only tasks that run beside audio_mask and av_correspond, to show
+// that the audio and video stages take N tasks of the kind with N writers:
+// testAudioTask is an audio.Labeler, testGroupTask an av.GroupLabeler.
+// Their rows carry their rng's first draw, to show each is seeded by its
+// own name.
+const (
+	testAudioTask = "test_audio_level"
+	testGroupTask = "test_video_group"
+)
+
+// testLevelRow is testAudioTask's row: a clip's level.
+type testLevelRow struct {
+	Key  string  `parquet:"key"`
+	DBFS float32 `parquet:"dbfs"`
+	Draw uint64  `parquet:"draw"`
+}
+
+func (r testLevelRow) RowKey() string    { return r.Key }
+func (r testLevelRow) RowVariant() int32 { return 0 }
+
+// testGroupRow is testGroupTask's row: a frame and the videos of its group.
+type testGroupRow struct {
+	Key   string `parquet:"key"`
+	Video string `parquet:"video"`
+	Group string `parquet:"group"` // the group's video keys, comma-separated
+	Draw  uint64 `parquet:"draw"`
+}
+
+func (r testGroupRow) RowKey() string    { return r.Key }
+func (r testGroupRow) RowVariant() int32 { return 0 }
+
+type testTaskConfig struct{}
+
+func (*testTaskConfig) Validate(string) error { return nil }
+
+type testLevelTask struct{}
+
+func (testLevelTask) Label(ex *audio.Example, _ transforms.Config, rng *rand.Rand) ([]audio.Row, error) {
+	row := testLevelRow{Key: ex.Key, DBFS: float32(ex.DBFS), Draw: rng.Uint64()}
+	return []audio.Row{{Row: row, Size: 64, Stats: []audio.Stat{{Name: "levels", N: 1}}}}, nil
+}
+
+type testGroupLabeler struct{}
+
+func (testGroupLabeler) Ready(transforms.Config, av.Prep) (av.GroupTask, error) {
+	return testGroupLabeler{}, nil
+}
+
+func (testGroupLabeler) Label(g *av.Group, rng func(string) *rand.Rand, out av.Out) error {
+	var keys []string
+	for _, v := range g.Videos {
+		keys = append(keys, v.Key)
+	}
+	for _, v := range g.Videos {
+		for _, f := range v.Frames {
+			key := av.FrameKey(v.Key, f.Time)
+			if err := out.Add(key, testGroupRow{Key: key, Video: v.Key, Group: strings.Join(keys, ","), Draw: rng(key).Uint64()}, 64); err != nil {
+				return err
+			}
+			out.Count("frames", 1)
+		}
+	}
+	return nil
+}
+
+func init() {
+	newConfig := func() transforms.Config { return &testTaskConfig{} }
+	transforms.Register(transforms.Task{Name: testAudioTask, Modality: "audio", NewConfig: newConfig,
+		Format: sinks.FormatOf[testLevelRow](), Impl: testLevelTask{}})
+	transforms.Register(transforms.Task{Name: testGroupTask, Modality: "video", NewConfig: newConfig,
+		Format: sinks.FormatOf[testGroupRow](), Impl: testGroupLabeler{}})
+}
+
+// without returns the files of shards (dirBytes) that are in none of
+// datasets.
+func without(shards map[string][]byte, datasets ...string) map[string][]byte {
+	out := map[string][]byte{}
+	for name, b := range shards {
+		if !slices.Contains(datasets, strings.Split(filepath.ToSlash(name), "/")[0]) {
+			out[name] = b
+		}
+	}
+	return out
+}
 
 func needFFmpeg(t *testing.T) {
 	t.Helper()
@@ -55,7 +145,8 @@ func deadLetters(t *testing.T, out string, m map[string]*sinks.Manifest) map[str
 
 // audio_mask rows: the input is the target outside the mask and the fill
 // inside it; the shares are in range; bad files are dead letters, each with
-// its own reason; two runners give the same bytes.
+// its own reason; two runners give the same bytes, and a second audio task
+// beside audio_mask changes none of them and gets a row per clip.
 func TestAudioPipeline(t *testing.T) {
 	needFFmpeg(t)
 	out := t.TempDir()
@@ -127,8 +218,19 @@ func TestAudioPipeline(t *testing.T) {
 		}
 	}
 	again := t.TempDir()
-	runText(t, "direct", loadConfig(t, "audio.yaml", filepath.Join(repo, "testdata", "audio")+"/**", again, nil))
-	sameShards(t, "prism vs direct", dirBytes(t, out), dirBytes(t, again))
+	ms := runText(t, "direct", loadConfig(t, "audio.yaml", filepath.Join(repo, "testdata", "audio")+"/**", again, func(c *configs.Config) {
+		c.Tasks[testAudioTask] = &testTaskConfig{}
+	}))
+	sameShards(t, "prism vs direct with a second audio task", dirBytes(t, out), without(dirBytes(t, again), testAudioTask))
+	levels := readRows[testLevelRow](t, filepath.Join(again, testAudioTask), ms[testAudioTask])
+	if len(levels) != len(rows) || ms[testAudioTask].Stats["levels"] != int64(len(rows)) {
+		t.Fatalf("%d rows of the second audio task (stats %v); want one per clip (%d)", len(levels), ms[testAudioTask].Stats, len(rows))
+	}
+	for i, r := range levels {
+		if r.Key != rows[i].Key || r.DBFS != rows[i].AudioDBFS || r.Draw != seeding.New(cfg.Seed, testAudioTask, r.Key, 0).Uint64() {
+			t.Errorf("second audio task's row %+v; want clip %s at %v dBFS, its rng by its own name", r, rows[i].Key, rows[i].AudioDBFS)
+		}
+	}
 }
 
 // checkAV asserts what every av_correspond row must satisfy.
@@ -136,7 +238,7 @@ func checkAV(t *testing.T, cfg configs.Config, rows []sinks.AVRow, duration map[
 	t.Helper()
 	c := cfg.Tasks[av.TaskCorrespond].(*av.CorrespondConfig)
 	for _, r := range rows {
-		if r.Key != ClipKey(r.Video, r.FrameTimeS) {
+		if r.Key != av.FrameKey(r.Video, r.FrameTimeS) {
 			t.Fatalf("key %s for video %s at %v", r.Key, r.Video, r.FrameTimeS)
 		}
 		if d, ok := duration[r.Video]; ok && !(r.FrameTimeS >= 0 && r.FrameTimeS < d) {
@@ -215,9 +317,31 @@ func TestVideoPipeline(t *testing.T) {
 			t.Errorf("colorize row %d is %s, av row %s: keys or frames differ", i, col[i].Key, rows[i].Key)
 		}
 	}
+	// Again, with a second group task: the pair stage writes both, and
+	// changes none of the first run's rows; the dead letter of the video
+	// without sound names both tasks.
 	again := t.TempDir()
-	runText(t, "prism", loadConfig(t, "av.yaml", in, again, edit))
-	sameShards(t, "two runs", dirBytes(t, out), dirBytes(t, again))
+	ms := runText(t, "prism", loadConfig(t, "av.yaml", in, again, func(c *configs.Config) {
+		edit(c)
+		c.Tasks[testGroupTask] = &testTaskConfig{}
+	}))
+	sameShards(t, "two runs, the second with a second group task", without(dirBytes(t, out), sinks.DeadLetters), without(dirBytes(t, again), testGroupTask, sinks.DeadLetters))
+	if d, want := deadLetters(t, again, ms)["bad/noaudio.mp4"].Detail, "no audio stream (av_correspond, test_video_group need one)"; d != want {
+		t.Errorf("dead letter of a video without sound says %q; want %q", d, want)
+	}
+	if d, want := dead["bad/noaudio.mp4"].Detail, "no audio stream (av_correspond needs one)"; d != want {
+		t.Errorf("dead letter of a video without sound says %q; want %q", d, want)
+	}
+	grouped := readRows[testGroupRow](t, filepath.Join(again, testGroupTask), ms[testGroupTask])
+	if len(grouped) != len(rows) || ms[testGroupTask].Stats["frames"] != int64(len(rows)) {
+		t.Fatalf("%d rows of the second group task (stats %v); want one per frame (%d)", len(grouped), ms[testGroupTask].Stats, len(rows))
+	}
+	for i, r := range grouped {
+		if r.Key != rows[i].Key || r.Video != rows[i].Video || !slices.Contains(strings.Split(r.Group, ","), r.Video) ||
+			r.Draw != seeding.New(cfg.Seed, testGroupTask, r.Key, 0).Uint64() {
+			t.Errorf("second group task's row %+v; want frame %s of %s in its group, its rng by its own name", r, rows[i].Key, rows[i].Video)
+		}
+	}
 	if left, _ := filepath.Glob(filepath.Join(tmp, "pretext-video-*")); len(left) > 0 {
 		t.Errorf("temporary folders left behind: %v", left)
 	}

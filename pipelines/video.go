@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -26,84 +25,53 @@ import (
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/audio"
 	"github.com/pretext-dev/pretext/transforms/av"
-	"github.com/pretext-dev/pretext/transforms/seeding"
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
 func init() {
 	register.DoFn6x1[context.Context, transforms.FileRef, func(sinks.TempFile), func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&videoFn{})
-	register.DoFn3x1[context.Context, BucketJob, func(sinks.TempFile), error](&pairsFn{})
-	beam.RegisterType(typeOf[VideoDoc]())
+	register.DoFn3x1[context.Context, BucketJob, func(sinks.TempFile), error](&groupsFn{})
+	beam.RegisterType(typeOf[av.Video]())
 	beam.RegisterType(typeOf[sinks.AVRow]())
 	beam.RegisterType(typeOf[sinks.AudioMaskRow]())
 }
 
-// VideoDoc is one video's frames and audio features on their way to the
-// video's group, where av_correspond pairs them with audio of the same or
-// another video. It travels only inside bucket files, never through a Beam
-// shuffle.
-type VideoDoc struct {
-	Key, Source, Split string
-	// Frames are encoded as image.encoding says, in time order.
-	Frames []VideoFrame
-	// Samples is the length of the audio track at SampleRate.
-	Samples int64
-	// LogMel is the whole track's log-mel, row-major [frames][Bins]; a
-	// window starting at hop k is rows k… of it.
-	LogMel []float32
-	Bins   int32
-	// Power is the mean square of each hop of samples, for window levels.
-	Power []float32
-}
-
-// VideoFrame is one sampled frame of a VideoDoc.
-type VideoFrame struct {
-	Time          float64
-	Width, Height int32
-	Data          []byte
-}
-
-func (d VideoDoc) RowKey() string    { return d.Key }
-func (d VideoDoc) RowVariant() int32 { return 0 }
-func (d VideoDoc) RowBytes() int {
-	n := len(d.Key) + len(d.Source) + 4*(len(d.LogMel)+len(d.Power))
-	for _, f := range d.Frames {
-		n += len(f.Data) + 32
-	}
-	return n
-}
-
-var videoDocFormat = sinks.FormatOf[VideoDoc]()
+// videoFormat is the format of the bucket files: av.Video rows.
+var videoFormat = sinks.FormatOf[av.Video]()
 
 // Video builds the video pipeline: match the input pattern, reshuffle the
 // references, and for each video (copied to local disk when remote) sample
 // frames at video.fps with ffmpeg and label them for every configured image
-// task, keyed by video key and frame time. For av_correspond, the video's
-// audio track is decoded, resampled and turned into log-mel features; the
-// frames and features go to bucket files by hash(key), each bucket is read
-// back in key order and cut into groups, and each frame is paired with a
-// window of its own audio (positive), of its own audio at least min_offset
-// away (time_shift) or of another video of its group (other_video). It
-// returns PCollection<string> of the manifests written.
+// task (vision.Labeler), keyed by video key and frame time. When the run
+// has video-group tasks (av.GroupLabeler: rows that pair a video with
+// others), the video's audio track is decoded, resampled and turned into
+// log-mel features; the frames and features go to bucket files by
+// hash(key), each bucket is read back in key order and cut into groups, and
+// each group task labels each group into its own writer. It returns
+// PCollection<string> of the manifests written.
 func Video(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Video")
 	refs, outcomes, matchDead := Match(s, beam.Create(s, cfg.Input), cfg.Output, cfg.Limit)
 	refs = beam.Reshuffle(s, refs)
 
 	fn := &videoFn{Seed: cfg.Seed, Image: cfg.Image, Audio: cfg.Audio, Video: cfg.Video, Split: cfg.Split}
-	var deadDS, avDS sinks.Dataset
+	var deadDS sinks.Dataset
+	var groupTasks []vision.TaskSpec
 	for _, c := range plan.Commits {
-		switch c.Name {
-		case sinks.DeadLetters:
+		switch {
+		case c.Name == sinks.DeadLetters:
 			deadDS = c.Dataset
-		case av.TaskCorrespond:
-			avDS = c.Dataset
-			fn.Pairs = true
-			// Bucket files live in the task's staging folder, so the
-			// commit removes them with its temporary files.
-			fn.Buckets = sinks.Dataset{
-				Name: "_buckets", Format: videoDocFormat.Name(), Dir: c.Dir, RunID: plan.RunID,
-				NumShards: cfg.Video.NumBuckets, MaxBufferBytes: c.MaxBufferBytes,
+		case isGroupTask(c.Name):
+			groupTasks = append(groupTasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
+			fn.Groups = append(fn.Groups, c.Name)
+			if len(groupTasks) == 1 {
+				// Bucket files live in the first group task's staging
+				// folder, so its commit removes them with its temporary
+				// files.
+				fn.Buckets = sinks.Dataset{
+					Name: "_buckets", Format: videoFormat.Name(), Dir: c.Dir, RunID: plan.RunID,
+					NumShards: cfg.Video.NumBuckets, MaxBufferBytes: c.MaxBufferBytes,
+				}
 			}
 		default:
 			fn.Tasks = append(fn.Tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
@@ -111,27 +79,40 @@ func Video(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	}
 	temps, bucketTemps, dead, videoOutcomes := beam.ParDo4(s, fn, refs)
 	parts := []beam.PCollection{temps}
-	if fn.Pairs {
+	if len(groupTasks) > 0 {
 		grouped := beam.ParDo(s, collectBucket, beam.GroupByKey(s, beam.ParDo(s, keyByPartition, bucketTemps)))
-		pairs := &pairsFn{Seed: cfg.Seed, Audio: cfg.Audio, Video: cfg.Video, Image: cfg.Image,
-			Config: plan.TaskConfigs[av.TaskCorrespond], Dataset: avDS}
-		parts = append(parts, beam.ParDo(s, pairs, bucketJobs(s, grouped)))
+		groups := &groupsFn{Seed: cfg.Seed, Audio: cfg.Audio, Video: cfg.Video, Image: cfg.Image, Tasks: groupTasks}
+		parts = append(parts, beam.ParDo(s, groups, bucketJobs(s, grouped)))
 	}
 	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
 	parts = append(parts, deadTemps)
 	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, parts...), beam.Flatten(s, outcomes, videoOutcomes))
 }
 
+// isGroupTask reports whether the task registered as name is a video-group
+// task; an unknown task is left to the image tasks' check, which names it.
+func isGroupTask(name string) bool {
+	t, ok := transforms.Lookup(name)
+	if !ok {
+		return false
+	}
+	_, group := t.Impl.(av.GroupLabeler)
+	return group
+}
+
 // videoFn samples one video's frames, labels them for the image tasks and,
-// for av_correspond, writes its frames and audio features to a bucket file.
+// when the run has group tasks, writes its frames and audio features to a
+// bucket file.
 type videoFn struct {
-	Seed    int64
-	Image   configs.Image
-	Audio   configs.Audio
-	Video   configs.Video
-	Split   configs.Split
-	Tasks   []vision.TaskSpec
-	Pairs   bool
+	Seed  int64
+	Image configs.Image
+	Audio configs.Audio
+	Video configs.Video
+	Split configs.Split
+	Tasks []vision.TaskSpec
+	// Groups names the run's video-group tasks; Buckets is where videos go
+	// to their groups when there are any.
+	Groups  []string
 	Buckets sinks.Dataset
 
 	runner   av.Runner
@@ -144,6 +125,9 @@ type videoFn struct {
 	// its fetch and its labelling.
 	tmp string
 }
+
+// grouped reports whether the run has video-group tasks.
+func (f *videoFn) grouped() bool { return len(f.Groups) > 0 }
 
 // Setup fails when ffmpeg is missing: on a runner, workers start where the
 // pipeline runs, not where it was launched, so this is where the one clear
@@ -158,7 +142,7 @@ func (f *videoFn) Setup() error {
 		return err
 	}
 	f.labelers = l
-	if f.Pairs {
+	if f.grouped() {
 		if f.mels, err = audio.NewMelPool(f.Audio.Mel); err != nil {
 			return err
 		}
@@ -175,7 +159,7 @@ func (f *videoFn) StartBundle(ctx context.Context, _, _ func(sinks.TempFile), _ 
 		}
 		f.writers = append(f.writers, w)
 	}
-	if f.Pairs {
+	if f.grouped() {
 		w, err := sinks.NewWriter(ctx, f.Buckets)
 		if err != nil {
 			return err
@@ -291,8 +275,8 @@ func (f *videoFn) spool(ctx context.Context, fe *fetched, dir string) (*outcome,
 	switch {
 	case info.Video == nil:
 		return &outcome{sinks.StageDecode, av.ReasonNoVideoStream, "no video stream"}, nil
-	case f.Pairs && info.Audio == nil:
-		return &outcome{sinks.StageDecode, av.ReasonNoAudioStream, "no audio stream (av_correspond needs one)"}, nil
+	case f.grouped() && info.Audio == nil:
+		return &outcome{sinks.StageDecode, av.ReasonNoAudioStream, f.noAudio()}, nil
 	case info.Duration > f.Video.MaxSeconds:
 		return &outcome{sinks.StageDecode, av.ReasonTooLarge, fmt.Sprintf("%.1f s > video.max_seconds %g", info.Duration, f.Video.MaxSeconds)}, nil
 	}
@@ -300,7 +284,7 @@ func (f *videoFn) spool(ctx context.Context, fe *fetched, dir string) (*outcome,
 		return &outcome{transforms.StageFilter, reason, ""}, nil
 	}
 	fe.info = info
-	if f.Pairs {
+	if f.grouped() {
 		samples, rate, err := f.runner.Audio(ctx, local, f.Video.MaxSeconds)
 		if err != nil {
 			return mediaOutcome(err)
@@ -324,6 +308,16 @@ func (f *videoFn) spool(ctx context.Context, fe *fetched, dir string) (*outcome,
 		return nil, fmt.Errorf("video: spooling frames: %w", err)
 	}
 	return nil, spool.Close()
+}
+
+// noAudio is the detail of a video without an audio stream in a run whose
+// group tasks need one.
+func (f *videoFn) noAudio() string {
+	verb := "needs"
+	if len(f.Groups) > 1 {
+		verb = "need"
+	}
+	return fmt.Sprintf("no audio stream (%s %s one)", strings.Join(f.Groups, ", "), verb)
 }
 
 // localCopy returns a local path of the video: the file itself on the local
@@ -361,7 +355,7 @@ func (f *videoFn) localCopy(ctx context.Context, ref transforms.FileRef, dir str
 	return local, nil, nil
 }
 
-// audioTrack is a video's audio as av_correspond uses it.
+// audioTrack is a video's audio as the group tasks use it.
 type audioTrack struct {
 	samples int
 	logMel  []float32
@@ -385,11 +379,11 @@ func (f *videoFn) features(x []float32) *audioTrack {
 }
 
 // label reads the spooled frames back, makes each frame's image-task rows
-// and, for av_correspond, the video's VideoDoc.
+// and, for the group tasks, the video's av.Video.
 func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.Info, track *audioTrack, times []float64, r io.Reader) error {
 	split := vision.SplitOf(ref.Key, f.Split)
 	enc := vision.Encoding{Format: f.Image.Encoding, PNGLevel: f.Image.PNGLevel, JPEGQuality: f.Image.JPEGQuality}
-	doc := VideoDoc{Key: ref.Key, Source: ref.Source, Split: split}
+	doc := av.Video{Key: ref.Key, Source: ref.Source, Split: split}
 	if track != nil {
 		doc.Samples, doc.LogMel, doc.Bins, doc.Power = int64(track.samples), track.logMel, int32(f.Audio.Mel.NMels), track.power
 	}
@@ -406,7 +400,7 @@ func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.In
 		}
 		// Every frame of a video shares the video's split, so no video
 		// is in two splits.
-		ex := &vision.Example{Key: ClipKey(ref.Key, t), Source: ref.Source, Split: split, Image: img, Encoding: enc}
+		ex := &vision.Example{Key: av.FrameKey(ref.Key, t), Source: ref.Source, Split: split, Image: img, Encoding: enc}
 		rows, err := f.labelers.Label(f.Seed, ex)
 		if err != nil {
 			// One odd frame is skipped and counted, not the whole video.
@@ -424,17 +418,17 @@ func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.In
 			}
 		}
 		n += len(rows)
-		if f.Pairs {
+		if f.grouped() {
 			data, err := ex.Target()
 			if err != nil {
 				return fmt.Errorf("video: encoding frame: %w", err)
 			}
 			b := img.Bounds()
-			doc.Frames = append(doc.Frames, VideoFrame{Time: t, Width: int32(b.Dx()), Height: int32(b.Dy()), Data: data})
+			doc.Frames = append(doc.Frames, av.VideoFrame{Time: t, Width: int32(b.Dx()), Height: int32(b.Dy()), Data: data})
 		}
 	}
 	transforms.Live.Rows.Add(int64(n))
-	if f.Pairs {
+	if f.grouped() {
 		return f.bucket.Add(ctx, doc.Key, doc, doc.RowBytes()+256)
 	}
 	return nil
@@ -507,144 +501,85 @@ func readFrame(r io.Reader) (*image.NRGBA, error) {
 	return img, nil
 }
 
-// pairsFn reads one bucket of videos in key order, cuts it into groups and
-// writes each frame's av_correspond row.
-type pairsFn struct {
-	Seed    int64
-	Audio   configs.Audio
-	Video   configs.Video
-	Image   configs.Image
-	Config  []byte
-	Dataset sinks.Dataset
+// groupsFn reads one bucket of videos in key order, cuts it into groups
+// and has every video-group task label each group, each task's rows into
+// its own writer.
+type groupsFn struct {
+	Seed  int64
+	Audio configs.Audio
+	Video configs.Video
+	Image configs.Image
+	Tasks []vision.TaskSpec
 
-	cfg  av.CorrespondConfig
-	grid av.Grid
-	nf   int
+	tasks *av.GroupTasks
 }
 
-func (f *pairsFn) Setup() error {
-	f.cfg = av.DefaultCorrespond()
-	if err := json.Unmarshal(f.Config, &f.cfg); err != nil {
-		return fmt.Errorf("av_correspond config: %w", err)
+func (f *groupsFn) Setup() error {
+	names := make([]string, len(f.Tasks))
+	cfgs := make([][]byte, len(f.Tasks))
+	for i, t := range f.Tasks {
+		names[i], cfgs[i] = t.Name, t.Config
 	}
-	m := f.Audio.Mel
-	f.grid = av.NewGrid(m.SampleRate, m.Hop, f.cfg.WindowSeconds)
-	mel, err := audio.NewMel(m)
-	if err != nil {
-		return err
-	}
-	f.nf = mel.Frames(f.grid.Window * m.Hop)
-	return nil
+	tasks, err := av.NewGroupTasks(names, cfgs, av.Prep{Mel: f.Audio.Mel, Encoding: f.Image.Encoding, SilenceDBFS: f.Audio.SilenceDBFS})
+	f.tasks = tasks
+	return err
 }
 
-func (f *pairsFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile)) error {
+func (f *groupsFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile)) error {
 	release, err := sinks.AcquireWork(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	fs, err := filesystem.New(ctx, f.Dataset.Dir)
+	// Bucket files live in the first task's staging folder.
+	fs, err := filesystem.New(ctx, f.Tasks[0].Dataset.Dir)
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
-	w, err := sinks.NewWriter(ctx, f.Dataset)
-	if err != nil {
-		return err
+	outs := make([]av.Out, len(f.Tasks))
+	writers := make([]*sinks.Writer, len(f.Tasks))
+	for i, t := range f.Tasks {
+		w, err := sinks.NewWriter(ctx, t.Dataset)
+		if err != nil {
+			return err
+		}
+		writers[i], outs[i] = w, writerOut{ctx, w}
 	}
-	g := grouping[VideoDoc]{
+	g := grouping[av.Video]{
 		size: f.Video.GroupSize, maxBytes: int64(f.Video.GroupMB) << 20,
-		bytes: func(d *VideoDoc) int64 { return int64(d.RowBytes()) },
+		bytes: func(d *av.Video) int64 { return int64(d.RowBytes()) },
 		// A neighbour's videos give only their audio: frames are dropped on arrival.
-		trim: func(d *VideoDoc) { d.Frames = nil },
+		trim: func(d *av.Video) { d.Frames = nil },
 	}
-	// When the whole bucket is one video, its other_video negatives take
-	// audio from the first group of the next non-empty bucket (extra).
-	if err := eachGroup(ctx, fs, job, g, func(group, extra []VideoDoc) error {
-		return f.group(ctx, w, group, extra)
+	// When the whole bucket is one video, its group takes the first group
+	// of the next non-empty bucket as extra.
+	if err := eachGroup(ctx, fs, job, g, func(group, extra []av.Video) error {
+		return f.tasks.Label(f.Seed, &av.Group{Videos: group, Extra: extra}, outs)
 	}); err != nil {
 		return err
 	}
-	return w.Finish(ctx, emitTemp)
-}
-
-// group writes the rows of every frame of every video of g. The audio of
-// other_video negatives comes from the other videos of g, or from extra
-// when g holds one video.
-func (f *pairsFn) group(ctx context.Context, w *sinks.Writer, g, extra []VideoDoc) error {
-	for i := range g {
-		var others []*VideoDoc
-		for j := range g {
-			if j != i {
-				others = append(others, &g[j])
-			}
-		}
-		for j := range extra {
-			others = append(others, &extra[j])
-		}
-		if err := f.video(ctx, w, &g[i], others); err != nil {
+	for _, w := range writers {
+		if err := w.Finish(ctx, emitTemp); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (f *pairsFn) video(ctx context.Context, w *sinks.Writer, d *VideoDoc, others []*VideoDoc) error {
-	lens := make([]int, len(others))
-	for i, o := range others {
-		lens[i] = int(o.Samples)
+// writerOut is a task's writer as an av.Out, counting rows for the live
+// progress.
+type writerOut struct {
+	ctx context.Context
+	w   *sinks.Writer
+}
+
+func (o writerOut) Add(key string, row any, size int) error {
+	if err := o.w.Add(o.ctx, key, row, size); err != nil {
+		return err
 	}
-	m := f.Audio.Mel
-	rows := 0
-	for _, fr := range d.Frames {
-		key := ClipKey(d.Key, fr.Time)
-		rng := seeding.New(f.Seed, av.TaskCorrespond, key, 0)
-		p, ok := av.Choose(f.cfg, f.grid, fr.Time, int(d.Samples), lens, rng)
-		if !ok {
-			w.Count("frames_without_pair", 1)
-			continue
-		}
-		src := d
-		if p.Other >= 0 {
-			src = others[p.Other]
-		}
-		bins := int(src.Bins)
-		logMel := src.LogMel[p.Start*bins : (p.Start+f.nf)*bins]
-		var power float64
-		for _, v := range src.Power[p.Start : p.Start+f.grid.Window] {
-			power += float64(v)
-		}
-		db := -120.0
-		if power > 0 {
-			db = max(-120, 10*math.Log10(power/float64(f.grid.Window)))
-		}
-		row := sinks.AVRow{
-			Key: key, Video: d.Key, AudioVideo: src.Key, Source: d.Source, Split: d.Split,
-			Width: fr.Width, Height: fr.Height, Encoding: f.Image.Encoding, Frame: fr.Data,
-			FrameTimeS: fr.Time, AudioStartS: float64(p.Start*m.Hop) / float64(m.SampleRate), AudioSeconds: f.grid.Seconds(),
-			SampleRate: int32(m.SampleRate), LogMel: logMel, MelBins: int32(bins), MelFrames: int32(f.nf),
-			Label: int32(p.Label), NegativeKind: p.Kind, Silent: db < f.Audio.SilenceDBFS, AudioDBFS: float32(db),
-		}
-		if err := w.Add(ctx, row.Key, row, row.RowBytes()+256); err != nil {
-			return err
-		}
-		rows++
-		w.Count("pairs", 1)
-		if p.Label == 1 {
-			w.Count("positives", 1)
-		} else {
-			w.Count("negatives."+p.Kind, 1)
-		}
-		if row.Silent {
-			w.Count("silent", 1)
-			if p.Label == 1 {
-				w.Count("silent_positives", 1)
-			}
-		}
-		if p.Fallback != "" {
-			w.Count("fallback."+p.Fallback, 1)
-		}
-	}
-	transforms.Live.Rows.Add(int64(rows))
+	transforms.Live.Rows.Add(1)
 	return nil
 }
+
+func (o writerOut) Count(stat string, n int64) { o.w.Count(stat, n) }
