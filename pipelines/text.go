@@ -2,11 +2,9 @@ package pipelines
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -16,7 +14,6 @@ import (
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
-	"github.com/pretext-dev/pretext/transforms/seeding"
 	"github.com/pretext-dev/pretext/transforms/text"
 )
 
@@ -24,7 +21,7 @@ func init() {
 	register.DoFn5x1[context.Context, transforms.FileRef, func(TextRange), func(sinks.DeadLetter), func(string), error](&rangesFn{})
 	register.DoFn5x1[context.Context, TextRange, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&readDocsFn{})
 	register.Function3x0[string, func(*sinks.TempFile) bool, func(BucketFiles)](collectBucket)
-	register.DoFn5x1[context.Context, BucketJob, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&instancesFn{})
+	register.DoFn5x1[context.Context, BucketJob, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&labelTextFn{})
 	register.Emitter1[TextRange]()
 	register.Emitter1[BucketFiles]()
 	register.Iter1[sinks.TempFile]()
@@ -32,7 +29,6 @@ func init() {
 	beam.RegisterType(typeOf[TextRange]())
 	beam.RegisterType(typeOf[BucketFiles]())
 	beam.RegisterType(typeOf[TextDoc]())
-	beam.RegisterType(typeOf[sinks.MLMRow]())
 }
 
 // TextDoc is a tokenized document on its way to its group. It travels only
@@ -54,17 +50,16 @@ type BucketFiles struct {
 	Names  []string
 }
 
-// TextTask is the name of the BERT pretraining task.
-const TextTask = "mlm_nsp"
-
-// Text builds the BERT pretraining-data pipeline. Files are cut into byte
-// ranges that different workers read (each range emits the documents that
-// start in it, whole); documents are tokenized and written to bucket files by
-// hash(key) mod num_buckets; each bucket is read back in key order and cut
-// into groups of group_size documents; each document's instances draw their
-// random-next sentences from the other documents of its group. Only file
-// names and bucket-file names are shuffled. It returns PCollection<string> of
-// the manifests written.
+// Text builds the text pipeline of every text task of the plan. Files are
+// cut into byte ranges that different workers read (each range emits the
+// documents that start in it, whole); documents are tokenized once and
+// written to bucket files by hash(key) mod num_buckets; each bucket is read
+// back in key order and cut into groups of group_size documents; every task
+// labels each document with the other documents of its group
+// (text.Labeler: BERT's task draws its random-next sentences from them) and
+// writes its rows to a writer of its own. A document is labelled when any
+// task made rows of it. Only file names and bucket-file names are shuffled.
+// It returns PCollection<string> of the manifests written.
 func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	s = s.Scope("pipelines.Text")
 	// A text input is a document, not a file, so the references' outcomes
@@ -75,29 +70,33 @@ func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	ranges, deadFiles, fileOutcomes := beam.ParDo3(s, &rangesFn{RangeBytes: int64(cfg.Text.RangeMB) << 20, Format: cfg.Text.Format}, refs)
 	ranges = beam.Reshuffle(s, ranges)
 
-	var task, deadDS sinks.Dataset
+	// Every task of the plan is a text task (configs.Validate): each gets
+	// its own writer in every bucket job.
+	var tasks []text.TaskSpec
+	var deadDS sinks.Dataset
 	for _, c := range plan.Commits {
 		if c.Name == sinks.DeadLetters {
 			deadDS = c.Dataset
-		} else {
-			task = c.Dataset
+			continue
 		}
+		tasks = append(tasks, text.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
 	}
-	// Bucket files live in the task's staging folder, so the commit removes
-	// them with the task's temporary files.
+	// Bucket files live in the first task's staging folder, so the commit
+	// removes them with that task's temporary files. Every task reads them.
+	first := tasks[0].Dataset
 	buckets := sinks.Dataset{
-		Name: "_buckets", Format: textDocFormat.Name(), Dir: task.Dir, RunID: plan.RunID,
-		NumShards: cfg.Text.NumBuckets, MaxBufferBytes: task.MaxBufferBytes,
+		Name: "_buckets", Format: textDocFormat.Name(), Dir: first.Dir, RunID: plan.RunID,
+		NumShards: cfg.Text.NumBuckets, MaxBufferBytes: first.MaxBufferBytes,
 	}
 	read := &readDocsFn{Text: cfg.Text, Buckets: buckets}
 	bucketTemps, deadDocs, docOutcomes := beam.ParDo3(s, read, ranges)
 
 	grouped := beam.ParDo(s, collectBucket, beam.GroupByKey(s, beam.ParDo(s, keyByPartition, bucketTemps)))
-	inst := &instancesFn{Seed: cfg.Seed, Text: cfg.Text, Config: plan.TaskConfigs[TextTask], Dataset: task}
-	temps, deadInst, instOutcomes := beam.ParDo3(s, inst, bucketJobs(s, grouped))
+	label := &labelTextFn{Seed: cfg.Seed, Text: cfg.Text, Tasks: tasks, Buckets: buckets}
+	temps, deadLabel, labelOutcomes := beam.ParDo3(s, label, bucketJobs(s, grouped))
 
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, deadFiles, deadDocs, deadInst))
-	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, matchOutcomes, fileOutcomes, docOutcomes, instOutcomes))
+	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, deadFiles, deadDocs, deadLabel))
+	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, matchOutcomes, fileOutcomes, docOutcomes, labelOutcomes))
 }
 
 func keyByPartition(t sinks.TempFile) (string, sinks.TempFile) {
@@ -313,35 +312,26 @@ func (f *readDocsFn) FinishBundle(ctx context.Context, emit func(sinks.TempFile)
 	return f.w.Finish(ctx, emit)
 }
 
-// instancesFn reads one bucket of documents in key order, cuts it into groups
-// and makes each document's BERT instances.
-type instancesFn struct {
+// labelTextFn reads one bucket of documents in key order, cuts it into
+// groups and has every text task label each document (text.Labeler), each
+// task writing to its own writer.
+type labelTextFn struct {
 	Seed    int64
 	Text    configs.Text
-	Config  []byte
-	Dataset sinks.Dataset
+	Tasks   []text.TaskSpec
+	Buckets sinks.Dataset // where the bucket files are
 
-	vocab *text.Vocab
-	cfg   text.InstanceConfig
-	pool  *sinks.Pool[BucketJob, bucketDone]
+	labelers *text.Labelers
+	pool     *sinks.Pool[BucketJob, bucketDone]
 }
 
-func (f *instancesFn) Setup(ctx context.Context) error {
+func (f *labelTextFn) Setup(ctx context.Context) error {
 	v, _, err := text.LoadVocab(ctx, f.Text.Vocab)
 	if err != nil {
 		return err
 	}
-	f.vocab = v
-	t, ok := transforms.Lookup(TextTask)
-	if !ok {
-		return fmt.Errorf("task %s is not registered in this binary", TextTask)
-	}
-	c := t.NewConfig()
-	if err := jsonUnmarshal(f.Config, c); err != nil {
-		return err
-	}
-	f.cfg = *c.(*text.InstanceConfig)
-	return nil
+	f.labelers, err = text.NewLabelers(f.Tasks, f.Seed, v)
+	return err
 }
 
 // bucketDone is what f.bucket makes of one bucket.
@@ -351,21 +341,21 @@ type bucketDone struct {
 	err      error
 }
 
-func (f *instancesFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) {
-	// The buckets of a bundle are cut into instances by GOMAXPROCS workers
-	// (inline with one).
+func (f *labelTextFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) {
+	// The buckets of a bundle are labelled by GOMAXPROCS workers (inline
+	// with one).
 	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.bucket, func(job BucketJob, err error) bucketDone {
 		return bucketDone{err: fmt.Errorf("pipelines: bucket %d: %w", job.Bucket.Bucket, err)}
 	})
 }
 
-func (f *instancesFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
+func (f *labelTextFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
 	// A bucket holds two groups of documents and the bucket's files open,
 	// so each holds a work slot (the pool's).
 	return f.pool.Submit(job, emitBucket(emitTemp, outcome))
 }
 
-func (f *instancesFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
+func (f *labelTextFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), _ func(sinks.DeadLetter), outcome func(string)) error {
 	return f.pool.Close(emitBucket(emitTemp, outcome))
 }
 
@@ -388,22 +378,43 @@ func emitBucket(emitTemp func(sinks.TempFile), outcome func(string)) func(bucket
 	}
 }
 
-// bucket cuts one bucket's documents into groups and writes the instances
-// of every document; it may run on a pool worker, so it collects what the
-// bundle emits.
-func (f *instancesFn) bucket(ctx context.Context, job BucketJob) bucketDone {
+// bucket cuts one bucket's documents into groups and has every task label
+// every document, each task into a writer of its own (the writers of every
+// task share the process's sink.buffer_mb, as all writers do); it may run
+// on a pool worker, so it collects what the bundle emits.
+func (f *labelTextFn) bucket(ctx context.Context, job BucketJob) bucketDone {
 	d := bucketDone{outcomes: map[string]int64{}}
-	outcome := func(o string) { d.outcomes[o]++ }
-	fs, err := filesystem.New(ctx, f.Dataset.Dir)
+	fs, err := filesystem.New(ctx, f.Buckets.Dir)
 	if err != nil {
 		return bucketDone{err: err}
 	}
 	defer fs.Close()
-	w, err := sinks.NewWriter(ctx, f.Dataset)
-	if err != nil {
-		return bucketDone{err: err}
+	writers := make([]*sinks.Writer, len(f.Tasks))
+	out := make([]text.RowWriter, len(f.Tasks))
+	for i, ts := range f.Tasks {
+		w, err := sinks.NewWriter(ctx, ts.Dataset)
+		if err != nil {
+			return bucketDone{err: err}
+		}
+		writers[i], out[i] = w, w
 	}
-	// docs and odocs are reused across groups and documents: CreateInstances
+	// label labels one document with every task and counts its outcome:
+	// labelled when any task made rows of it.
+	label := func(doc text.Document, others []text.Document) error {
+		rows, filtered, err := f.labelers.Label(ctx, doc, others, out)
+		if err != nil {
+			return err
+		}
+		transforms.Live.Rows.Add(int64(rows))
+		if rows == 0 {
+			transforms.Live.Filtered.Add(1)
+			d.outcomes[sinks.OutcomeFiltered(filtered)]++
+			return nil
+		}
+		d.outcomes[sinks.OutcomeLabeled]++
+		return nil
+	}
+	// docs and odocs are reused across groups and documents: a Labeler
 	// keeps no reference to its others.
 	var docs, odocs []text.Document
 	asDocs := func(dst []text.Document, src []TextDoc) []text.Document {
@@ -419,28 +430,27 @@ func (f *instancesFn) bucket(ctx context.Context, job BucketJob) bucketDone {
 			// Each document's others: the rest of its group, in order.
 			for i := range docs {
 				odocs = append(append(odocs[:0], docs[:i]...), docs[i+1:]...)
-				if err := f.instances(ctx, w, docs[i], odocs, outcome); err != nil {
+				if err := label(docs[i], odocs); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
-		// The whole bucket is one document: its random-next sentences come
-		// from the first group of the next non-empty bucket.
-		if len(extra) == 0 {
-			transforms.Live.Filtered.Add(1)
-			outcome(sinks.OutcomeFiltered("single_document_corpus"))
-			return nil
-		}
+		// The whole bucket is one document: its others are the first group
+		// of the next non-empty bucket, none when the corpus is this one
+		// document.
 		odocs = asDocs(odocs[:0], extra)
 		for i := range docs {
-			if err := f.instances(ctx, w, docs[i], odocs, outcome); err != nil {
+			if err := label(docs[i], odocs); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err == nil {
+	for _, w := range writers {
+		if err != nil {
+			break
+		}
 		err = w.Finish(ctx, func(t sinks.TempFile) { d.temps = append(d.temps, t) })
 	}
 	if err != nil {
@@ -448,84 +458,3 @@ func (f *instancesFn) bucket(ctx context.Context, job BucketJob) bucketDone {
 	}
 	return d
 }
-
-func (f *instancesFn) instances(ctx context.Context, w *sinks.Writer, doc text.Document, odocs []text.Document, outcome func(string)) error {
-	n := 0
-	for dupe := 0; dupe < f.cfg.DupeFactor; dupe++ {
-		rng := seeding.New(f.Seed, TextTask, doc.ID, dupe)
-		for i, in := range text.CreateInstances(doc, odocs, f.cfg, f.vocab, rng) {
-			row := sinks.MLMRow{
-				Key: rowKey(doc.ID, i), DocIDA: in.DocA, DocIDB: in.DocB, Dupe: int32(dupe),
-				InputIDs: in.InputIDs, SegmentIDs: in.SegmentIDs,
-				MaskedLMPositions: in.MaskedPositions, MaskedLMIDs: in.MaskedIDs,
-				IsRandomNext: in.IsRandomNext, NumTokens: int32(len(in.InputIDs)),
-			}
-			// Payload plus the Go slice and string headers a row carries.
-			if err := w.Add(ctx, row.Key, row, row.RowBytes()+256); err != nil {
-				return err
-			}
-			countInstance(w, in)
-			n++
-		}
-	}
-	transforms.Live.Rows.Add(int64(n))
-	if n == 0 {
-		transforms.Live.Filtered.Add(1)
-		outcome(sinks.OutcomeFiltered("no_instances"))
-		return nil
-	}
-	outcome(sinks.OutcomeLabeled)
-	return nil
-}
-
-// countInstance adds an instance's label statistics: the manifest derives the
-// effective mask rate, the [MASK]/random/kept split and the random-next share
-// from them.
-func countInstance(w *sinks.Writer, in text.Instance) {
-	w.Count("instances", 1)
-	w.Count("tokens", int64(len(in.InputIDs)))
-	w.Count("masked", int64(len(in.MaskedPositions)))
-	w.Count("replaced_mask", int64(in.Replacements[0]))
-	w.Count("replaced_random", int64(in.Replacements[1]))
-	w.Count("replaced_kept", int64(in.Replacements[2]))
-	if in.IsRandomNext {
-		w.Count("random_next", 1)
-	}
-	w.Count(lengthKey(len(in.InputIDs)), 1)
-}
-
-// rowKey is fmt.Sprintf("%s#%04d", docKey, i) without fmt.
-func rowKey(docKey string, i int) string {
-	b := make([]byte, 0, len(docKey)+6)
-	b = append(b, docKey...)
-	b = append(b, '#')
-	return string(appendPadded(b, i, 4))
-}
-
-// lengthKeys caches lengthKey's strings for the usual sequence lengths.
-var lengthKeys = func() (keys [8192/16 + 1]string) {
-	for i := range keys {
-		keys[i] = string(appendPadded([]byte("length_"), i*16, 3))
-	}
-	return keys
-}()
-
-// lengthKey is fmt.Sprintf("length_%03d", (n/16)*16).
-func lengthKey(n int) string {
-	if n >= 0 && n/16 < len(lengthKeys) {
-		return lengthKeys[n/16]
-	}
-	return string(appendPadded([]byte("length_"), (n/16)*16, 3))
-}
-
-// appendPadded appends n >= 0 in decimal, zero-padded to width digits (%0*d).
-func appendPadded(b []byte, n, width int) []byte {
-	var d [20]byte
-	s := strconv.AppendInt(d[:0], int64(n), 10)
-	for k := len(s); k < width; k++ {
-		b = append(b, '0')
-	}
-	return append(b, s...)
-}
-
-func jsonUnmarshal(data []byte, into any) error { return json.Unmarshal(data, into) }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/transforms/text"
 )
 
 // The pipelines count match dead letters as inputs like any other: a run
@@ -84,7 +85,7 @@ func TestTextSymlinkSameRows(t *testing.T) {
 	outA, outB := t.TempDir(), t.TempDir()
 	cfgA, cfgB := textConfig(t, copied+"/corpus/*.txt", outA), textConfig(t, linked+"/corpus/*.txt", outB)
 	cfgA.Text.RangeMB, cfgB.Text.RangeMB = 1, 1
-	ma, mb := runText(t, "prism", cfgA)[TextTask], runText(t, "prism", cfgB)[TextTask]
+	ma, mb := runText(t, "prism", cfgA)[text.TaskMLMNSP], runText(t, "prism", cfgB)[text.TaskMLMNSP]
 	if ma.Inputs != 20 || mb.Inputs != ma.Inputs || mb.Rows != ma.Rows {
 		t.Errorf("copy: %d inputs %d rows; link: %d inputs %d rows; want 20 documents each", ma.Inputs, ma.Rows, mb.Inputs, mb.Rows)
 	}
@@ -115,7 +116,7 @@ func TestTextBlankFileAndMatchDeadLetters(t *testing.T) {
 			cfg.Text.Format = format
 			before := liveProgress()
 			ms := runText(t, "prism", cfg)
-			m := ms[TextTask]
+			m := ms[text.TaskMLMNSP]
 			checkLive(t, before, m)
 			var filtered int64
 			for _, n := range m.Filtered {
