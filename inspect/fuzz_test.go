@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 	"github.com/parquet-go/parquet-go"
+	_ "github.com/pretext-dev/pretext/sinks/beamsink"
 
 	"github.com/pretext-dev/pretext/sinks"
 )

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/pretext-dev/pretext/configs"
@@ -153,7 +152,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if t := strings.TrimRight(dir, "/"); !strings.HasSuffix(t, ":") { // keep "memfs://" whole
 		dir = t
 	}
-	fs, err := filesystem.New(ctx, dir)
+	fs, err := sinks.NewFS(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("inspect: %s: %w", dir, err)
 	}
@@ -192,7 +191,7 @@ type target struct{ name, dir string }
 
 // discover finds the datasets of dir: dir itself when it holds a manifest
 // or shards, else its subfolders that hold files (a run's output folder).
-func discover(ctx context.Context, fs filesystem.Interface, dir, task string) ([]target, error) {
+func discover(ctx context.Context, fs sinks.FS, dir, task string) ([]target, error) {
 	list := func(pattern string) []string {
 		found, err := fs.List(ctx, sinks.Join(dir, pattern))
 		if err != nil {
@@ -253,7 +252,7 @@ func sortedNames(set map[string]bool) []string {
 // inspector holds what the datasets of one Run share.
 type inspector struct {
 	opts  Options
-	fs    filesystem.Interface
+	fs    sinks.FS
 	vocab *vocabInfo // loaded on first use
 }
 

@@ -68,7 +68,7 @@ func rotation(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest,
 	}
 	rows := img.rows
 	img.report(d, in.opts.Thresholds)
-	kindShares(d, "rotation", rotations, counts, rows)
+	kindShares(d, "rotation k", rotations, counts, rows)
 	hist := Histogram{Title: "rotation k (quarter turns counter-clockwise)", Labels: rotations}
 	for _, k := range rotations {
 		hist.Counts = append(hist.Counts, counts[k])

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/pretext-dev/pretext/sinks"
@@ -18,7 +17,7 @@ import (
 // manifest as it is read, so that it is read (and, when remote, copied)
 // once; statistics come from the shards that pass only.
 type source struct {
-	fs       filesystem.Interface
+	fs       sinks.FS
 	dir      string
 	manifest *sinks.Manifest
 	want     *parquet.Schema // the task's row type; nil when unknown
@@ -34,7 +33,7 @@ type source struct {
 	rows     int64
 }
 
-func newSource(fs filesystem.Interface, dir string, m *sinks.Manifest, want *parquet.Schema, tempDir string) *source {
+func newSource(fs sinks.FS, dir string, m *sinks.Manifest, want *parquet.Schema, tempDir string) *source {
 	src := &source{fs: fs, dir: dir, manifest: m, want: want, tempDir: tempDir, verified: map[string]bool{}, failed: map[string]bool{}}
 	for _, sh := range m.Shards {
 		if sinks.PlainShardPath(sh.Path) {

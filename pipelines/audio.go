@@ -19,6 +19,7 @@ import (
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/sinks/beamsink"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/audio"
 	"github.com/pretext-dev/pretext/transforms/av"
@@ -49,8 +50,8 @@ func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 		fn.Tasks = append(fn.Tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
 	}
 	temps, dead, labelOutcomes := beam.ParDo3(s, fn, refs)
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
-	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomes, labelOutcomes))
+	deadTemps := beamsink.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
+	return beamsink.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomes, labelOutcomes))
 }
 
 // audioFn decodes one audio file and writes the rows of its clips for
@@ -70,13 +71,13 @@ type audioFn struct {
 	runner    av.Runner
 	ffmpegErr error
 	writers   []*sinks.Writer
-	pool      *sinks.Pool[transforms.FileRef, clipped]
+	pool      *beamsink.Pool[transforms.FileRef, clipped]
 }
 
 func (f *audioFn) Setup() error {
 	// A request over the budget runs alone, so no floor is needed for
 	// every input to fit.
-	sinks.SetMemoryBudget(sinks.MemoryBudget(f.WorkerMemoryMB, 0))
+	beamsink.SetMemoryBudget(beamsink.MemoryBudget(f.WorkerMemoryMB, 0))
 	names := make([]string, len(f.Tasks))
 	cfgs := make([][]byte, len(f.Tasks))
 	for i, t := range f.Tasks {
@@ -108,7 +109,7 @@ func (f *audioFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ fun
 		}
 		f.writers = append(f.writers, w)
 	}
-	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.clips, func(ref transforms.FileRef, err error) clipped {
+	f.pool = beamsink.NewPool(ctx, beamsink.PoolSize(), f.clips, func(ref transforms.FileRef, err error) clipped {
 		return clipped{ref: ref, err: fmt.Errorf("audio: %s: %w", ref.Key, err)}
 	})
 	return nil
@@ -137,7 +138,7 @@ func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
 	release := func() {}
 	defer func() { release() }()
 	reserve := func(frames int64, rate int) error {
-		rel, err := sinks.AcquireMemory(ctx, f.audioBytes(frames, rate))
+		rel, err := beamsink.AcquireMemory(ctx, f.audioBytes(frames, rate))
 		if err != nil {
 			return &gateError{err}
 		}

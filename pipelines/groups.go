@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/pretext-dev/pretext/sinks"
@@ -81,7 +80,7 @@ type grouping[T sinks.Row] struct {
 // document: then extra is the first group of the next bucket (in bucket
 // order, wrapping) that holds any document, empty if there is none. Memory
 // is two groups.
-func eachGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, job BucketJob, g grouping[T], fn func(group, extra []T) error) error {
+func eachGroup[T sinks.Row](ctx context.Context, fs sinks.FS, job BucketJob, g grouping[T], fn func(group, extra []T) error) error {
 	b := job.Bucket
 	var groups [][]T
 	var cur []T
@@ -142,7 +141,7 @@ func eachGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, job Bu
 // the first file it merges, so both would write the same file at once. It
 // also reads only the head of each file, where a merge pass would rewrite
 // the whole bucket to find a few documents.
-func neighbourGroup[T sinks.Row](ctx context.Context, fs filesystem.Interface, next BucketFiles, g grouping[T], full func(int, int64) bool) ([]T, error) {
+func neighbourGroup[T sinks.Row](ctx context.Context, fs sinks.FS, next BucketFiles, g grouping[T], full func(int, int64) bool) ([]T, error) {
 	if len(next.Names) == 0 {
 		return nil, nil
 	}

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/pretext-dev/pretext/sinks"
 )
@@ -191,7 +190,7 @@ func TestNeighbourGroup(t *testing.T) {
 	if len(names) <= sinks.MaxFanIn {
 		t.Fatalf("%d files: a merge of them all makes no pass", len(names))
 	}
-	fs, err := filesystem.New(ctx, dir)
+	fs, err := sinks.NewFS(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 
 	"github.com/pretext-dev/pretext/inspect"
@@ -200,12 +199,12 @@ func TestInspectImages(t *testing.T) {
 		}
 		t.Cleanup(func() { // memfs lives as long as the process (go test -count=N)
 			ctx := context.Background()
-			mfs, err := filesystem.New(ctx, root)
+			mfs, err := sinks.NewFS(ctx, root)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, name := range written {
-				mfs.(filesystem.Remover).Remove(ctx, name)
+				mfs.(sinks.Remover).Remove(ctx, name)
 			}
 		})
 		err := filepath.WalkDir(filepath.Join(out, "denoise"), func(p string, e fs.DirEntry, err error) error {

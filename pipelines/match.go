@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -27,6 +26,7 @@ import (
 )
 
 func init() {
+	beam.RegisterType(typeOf[transforms.FileRef]())
 	register.DoFn5x1[context.Context, string, func(transforms.FileRef), func(string), func(sinks.DeadLetter), error](&matchFn{})
 	register.Function2x0[sinks.DeadLetter, func(string)](matchDeadOutcomes)
 	register.Emitter1[transforms.FileRef]()
@@ -471,14 +471,14 @@ func matchRemote(ctx context.Context, pattern, prefix string, re *regexp.Regexp)
 		}
 		return listUnder(ctx, s3Lister{s3.NewFromConfig(cfg)}, pattern, prefix, re)
 	case strings.HasPrefix(pattern, "gs://"):
-		fsys, err := filesystem.New(ctx, pattern)
+		fsys, err := sinks.NewFS(ctx, pattern)
 		if err != nil {
 			return nil, err
 		}
 		defer fsys.Close()
 		return listUnder(ctx, gcsLister{fsys}, pattern, prefix, re)
 	}
-	fsys, err := filesystem.New(ctx, pattern)
+	fsys, err := sinks.NewFS(ctx, pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +549,7 @@ func (l s3Lister) listPrefix(ctx context.Context, prefix string) ([]remoteObject
 // matches, which under a prefix free of wildcards is all of them. Its own
 // use of a pattern is not exact: a ? or [ before the first * is taken as
 // part of the listed prefix, so gs://b/cam[12]/*.mp4 listed nothing.
-type gcsLister struct{ fsys filesystem.Interface }
+type gcsLister struct{ fsys sinks.FS }
 
 func (l gcsLister) listPrefix(ctx context.Context, prefix string) ([]remoteObject, error) {
 	names, err := l.fsys.List(ctx, prefix+"**")

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/pretext-dev/pretext/configs"
+	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 )
 
@@ -66,7 +66,7 @@ func (f *fakeS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ .
 // (the only glob gcsLister sends) returns every object under PREFIX, in no
 // promised order.
 type fakeGCS struct {
-	filesystem.Interface
+	sinks.FS
 	bucket string
 	names  []string
 	globs  []string
@@ -239,7 +239,7 @@ func TestRemotePatternRefusals(t *testing.T) {
 	ctx := context.Background()
 	fs := memfs.New(ctx)
 	for _, name := range []string{"raw/a/one.mp4", "raw/b/two.mp4", "raw/b/deep/three.mp4", "raw/top.mp4"} {
-		if err := filesystem.Write(ctx, fs, "memfs://match-remote/"+name, []byte(name)); err != nil {
+		if err := sinks.WriteFile(ctx, fs, "memfs://match-remote/"+name, []byte(name)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -62,7 +62,7 @@ import (
 //
 // A tap on each worker's control stream records the bundles it completed
 // and the transforms they ran: every worker must have completed bundles,
-// and sinks.Finalize must have run in processes that did not label.
+// and beamsink.Finalize must have run in processes that did not label.
 //
 // The run is launched like the in-process one (runVision, through a runner
 // registered here that submits to an in-process prism job server). The
@@ -130,16 +130,16 @@ func TestMultiProcess(t *testing.T) {
 			t.Errorf("worker %s left %d files in its TMPDIR (%v)", w.env, len(left), err)
 		}
 	}
-	labellers := ranScope(ws, "vision.Label")
+	labellers := ranScope(ws, "pipelines.labelImages")
 	if len(labellers) == 0 {
-		t.Fatal("no worker ran vision.Label")
+		t.Fatal("no worker ran pipelines.labelImages")
 	}
-	finalizers := ranScope(ws, "sinks.Finalize")
+	finalizers := ranScope(ws, "beamsink.Finalize")
 	for pid := range labellers {
 		delete(finalizers, pid)
 	}
 	if len(finalizers) == 0 {
-		t.Error("sinks.Finalize ran only where the staging files were written")
+		t.Error("beamsink.Finalize ran only where the staging files were written")
 	}
 
 	t.Run("unshared output", func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestMultiProcess(t *testing.T) {
 		p, s := beam.NewPipelineWithRoot()
 		Vision(s, cfg, plan)
 		c.reset()
-		runErr := c.run(ctx, p, "vision.Label")
+		runErr := c.run(ctx, p, "pipelines.labelImages")
 		ws := c.finished()
 		t.Logf("%s\n%s", tail(fmt.Sprint(runErr), 300), describe(ws))
 		if err := hold.Release(ctx); err != nil {

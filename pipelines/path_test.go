@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 
 	"github.com/pretext-dev/pretext/configs"
@@ -29,7 +28,7 @@ func TestHostileKeysStayData(t *testing.T) {
 	fs := memfs.New(ctx)
 	for i, k := range keys {
 		// A trailing byte after the JPEG's end makes each object distinct for dedupe.
-		if err := filesystem.Write(ctx, fs, "memfs://hostile-keys/in/"+k, append(append([]byte{}, photo...), byte(i))); err != nil {
+		if err := sinks.WriteFile(ctx, fs, "memfs://hostile-keys/in/"+k, append(append([]byte{}, photo...), byte(i))); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
@@ -162,7 +161,7 @@ func (h *Hold) Outcome(ctx context.Context) string {
 
 // manifestSum is the sha256 of the manifest at name, or "" if none is there.
 func manifestSum(ctx context.Context, name string) string {
-	fs, err := filesystem.New(ctx, name)
+	fs, err := sinks.NewFS(ctx, name)
 	if err != nil {
 		return ""
 	}

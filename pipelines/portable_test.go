@@ -104,7 +104,7 @@ func TestDataflowDryRun(t *testing.T) {
 	if len(pool.Packages) != 1 || pool.Packages[0].Name != "worker" || !strings.HasPrefix(pool.Packages[0].Location, bucket+"/staging/") {
 		t.Errorf("packages %+v; want the worker binary under %s/staging/", pool.Packages, bucket)
 	}
-	for _, step := range []string{"pipelines.Vision", "sinks.Finalize"} {
+	for _, step := range []string{"pipelines.Vision", "beamsink.Finalize"} {
 		if !strings.Contains(stderr.String(), step) {
 			t.Errorf("the pipeline printed lacks %s", step)
 		}

@@ -8,11 +8,11 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/sinks/beamsink"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/text"
 )
@@ -95,8 +95,8 @@ func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	label := &labelTextFn{Seed: cfg.Seed, Text: cfg.Text, Tasks: tasks, Buckets: buckets}
 	temps, deadLabel, labelOutcomes := beam.ParDo3(s, label, bucketJobs(s, grouped))
 
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, deadFiles, deadDocs, deadLabel))
-	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, matchOutcomes, fileOutcomes, docOutcomes, labelOutcomes))
+	deadTemps := beamsink.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, deadFiles, deadDocs, deadLabel))
+	return beamsink.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, matchOutcomes, fileOutcomes, docOutcomes, labelOutcomes))
 }
 
 func keyByPartition(t sinks.TempFile) (string, sinks.TempFile) {
@@ -136,7 +136,7 @@ func unreadFile(ref transforms.FileRef, reason, detail string, dead func(sinks.D
 func (f *rangesFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emit func(TextRange), dead func(sinks.DeadLetter), outcome func(string)) error {
 	size := ref.Size
 	if size < 0 {
-		fs, err := filesystem.New(ctx, ref.Source)
+		fs, err := sinks.NewFS(ctx, ref.Source)
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func (f *readDocsFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ 
 }
 
 func (f *readDocsFn) ProcessElement(ctx context.Context, r TextRange, _ func(sinks.TempFile), dead func(sinks.DeadLetter), outcome func(string)) error {
-	fs, err := filesystem.New(ctx, r.Source)
+	fs, err := sinks.NewFS(ctx, r.Source)
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ type labelTextFn struct {
 	Buckets sinks.Dataset // where the bucket files are
 
 	labelers *text.Labelers
-	pool     *sinks.Pool[BucketJob, bucketDone]
+	pool     *beamsink.Pool[BucketJob, bucketDone]
 }
 
 func (f *labelTextFn) Setup(ctx context.Context) error {
@@ -344,7 +344,7 @@ type bucketDone struct {
 func (f *labelTextFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) {
 	// The buckets of a bundle are labelled by GOMAXPROCS workers (inline
 	// with one).
-	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.bucket, func(job BucketJob, err error) bucketDone {
+	f.pool = beamsink.NewPool(ctx, beamsink.PoolSize(), f.bucket, func(job BucketJob, err error) bucketDone {
 		return bucketDone{err: fmt.Errorf("pipelines: bucket %d: %w", job.Bucket.Bucket, err)}
 	})
 }
@@ -384,7 +384,7 @@ func emitBucket(emitTemp func(sinks.TempFile), outcome func(string)) func(bucket
 // on a pool worker, so it collects what the bundle emits.
 func (f *labelTextFn) bucket(ctx context.Context, job BucketJob) bucketDone {
 	d := bucketDone{outcomes: map[string]int64{}}
-	fs, err := filesystem.New(ctx, f.Buckets.Dir)
+	fs, err := sinks.NewFS(ctx, f.Buckets.Dir)
 	if err != nil {
 		return bucketDone{err: err}
 	}

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/sinks/beamsink"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/audio"
 	"github.com/pretext-dev/pretext/transforms/av"
@@ -84,9 +84,9 @@ func Video(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 		groups := &groupsFn{Seed: cfg.Seed, Audio: cfg.Audio, Video: cfg.Video, Image: cfg.Image, Tasks: groupTasks}
 		parts = append(parts, beam.ParDo(s, groups, bucketJobs(s, grouped)))
 	}
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
+	deadTemps := beamsink.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
 	parts = append(parts, deadTemps)
-	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, parts...), beam.Flatten(s, outcomes, videoOutcomes))
+	return beamsink.Finalize(s, plan.Commits, beam.Flatten(s, parts...), beam.Flatten(s, outcomes, videoOutcomes))
 }
 
 // isGroupTask reports whether the task registered as name is a video-group
@@ -120,7 +120,7 @@ type videoFn struct {
 	labelers *vision.Labelers
 	writers  []*sinks.Writer
 	bucket   *sinks.Writer
-	pool     *sinks.Pool[transforms.FileRef, *fetched]
+	pool     *beamsink.Pool[transforms.FileRef, *fetched]
 	// tmp is the bundle's temporary folder: a subfolder per video between
 	// its fetch and its labelling.
 	tmp string
@@ -171,7 +171,7 @@ func (f *videoFn) StartBundle(ctx context.Context, _, _ func(sinks.TempFile), _ 
 		return err
 	}
 	f.tmp = dir
-	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.fetch, func(ref transforms.FileRef, err error) *fetched {
+	f.pool = beamsink.NewPool(ctx, beamsink.PoolSize(), f.fetch, func(ref transforms.FileRef, err error) *fetched {
 		return &fetched{ref: ref, err: fmt.Errorf("video: %s: %w", ref.Key, err)}
 	})
 	return nil
@@ -532,7 +532,7 @@ func (f *groupsFn) ProcessElement(ctx context.Context, job BucketJob, emitTemp f
 	}
 	defer release()
 	// Bucket files live in the first task's staging folder.
-	fs, err := filesystem.New(ctx, f.Tasks[0].Dataset.Dir)
+	fs, err := sinks.NewFS(ctx, f.Tasks[0].Dataset.Dir)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pretext-dev/pretext/configs"
 	"github.com/pretext-dev/pretext/sinks"
+	"github.com/pretext-dev/pretext/sinks/beamsink"
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
@@ -43,10 +44,10 @@ func VisionRefs(s beam.Scope, cfg configs.Config, plan Plan, refs, outcomes, mat
 		}
 		tasks = append(tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
 	}
-	temps, dead, labelOutcomes := vision.Label(s, refs, cfg.Seed, cfg.Image, cfg.Worker.MemoryMB, cfg.Split, tasks)
+	temps, dead, labelOutcomes := labelImages(s, refs, cfg.Seed, cfg.Image, cfg.Worker.MemoryMB, cfg.Split, tasks)
 	deadParts = append(deadParts, dead)
 	outcomeParts = append(outcomeParts, labelOutcomes)
 
-	deadTemps := sinks.WriteDeadLetters(s, deadDS, beam.Flatten(s, deadParts...))
-	return sinks.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomeParts...))
+	deadTemps := beamsink.WriteDeadLetters(s, deadDS, beam.Flatten(s, deadParts...))
+	return beamsink.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomeParts...))
 }

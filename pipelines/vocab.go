@@ -8,11 +8,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
+	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/text"
 )
@@ -90,15 +90,15 @@ type learnVocabFn struct {
 
 func (f *learnVocabFn) ProcessElement(ctx context.Context, words wordList) error {
 	vocab := text.LearnVocab(words.Words, f.Learn)
-	fs, err := filesystem.New(ctx, f.Output)
+	fs, err := sinks.NewFS(ctx, f.Output)
 	if err != nil {
 		return err
 	}
 	defer fs.Close()
 	data := []byte(strings.Join(vocab, "\n") + "\n")
 	tmp := f.Output + ".tmp"
-	if err := filesystem.Write(ctx, fs, tmp, data); err != nil {
+	if err := sinks.WriteFile(ctx, fs, tmp, data); err != nil {
 		return fmt.Errorf("writing %s: %w", tmp, err)
 	}
-	return filesystem.Rename(ctx, fs, tmp, f.Output)
+	return sinks.RenameFile(ctx, fs, tmp, f.Output)
 }

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"golang.org/x/sys/unix"
 )
 
@@ -219,7 +218,7 @@ func Recover(ctx context.Context, root string) ([]string, error) {
 		}
 		return did, nil
 	}
-	fs, err := filesystem.New(ctx, root)
+	fs, err := NewFS(ctx, root)
 	if err != nil {
 		return nil, err
 	}
@@ -254,8 +253,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func removeObject(ctx context.Context, fs filesystem.Interface, name string) error {
-	rm, ok := fs.(filesystem.Remover)
+func removeObject(ctx context.Context, fs FS, name string) error {
+	rm, ok := fs.(Remover)
 	if !ok {
 		return fmt.Errorf("sinks: the filesystem of %s cannot remove files", name)
 	}
@@ -274,7 +273,7 @@ func RemoveRun(ctx context.Context, root, runID string) error {
 		defer swapMu.Unlock()
 		return os.RemoveAll(dir)
 	}
-	fs, err := filesystem.New(ctx, root)
+	fs, err := NewFS(ctx, root)
 	if err != nil {
 		return err
 	}
@@ -294,7 +293,7 @@ func RemoveRun(ctx context.Context, root, runID string) error {
 // listDeepestFirst lists what is under dir, three levels deep (enough for
 // OUT/.pretext/runs/<run>/<task>.staging/<file>), files before the folders
 // that hold them where the store has folders.
-func listDeepestFirst(ctx context.Context, fs filesystem.Interface, dir string) ([]string, error) {
+func listDeepestFirst(ctx context.Context, fs FS, dir string) ([]string, error) {
 	var all []string
 	for _, g := range []string{"*/*/*", "*/*", "*"} {
 		found, err := fs.List(ctx, Join(dir, g))
@@ -308,7 +307,7 @@ func listDeepestFirst(ctx context.Context, fs filesystem.Interface, dir string) 
 
 // committed reports whether the dataset folder already holds exactly the
 // manifest data: a retried commit whose first attempt got through.
-func committed(ctx context.Context, fs filesystem.Interface, c Commit, data []byte) bool {
+func committed(ctx context.Context, fs FS, c Commit, data []byte) bool {
 	r, err := fs.OpenRead(ctx, c.ManifestPath())
 	if err != nil {
 		return false
@@ -320,7 +319,7 @@ func committed(ctx context.Context, fs filesystem.Interface, c Commit, data []by
 
 // commitLocal builds the new dataset folder from the staged shards and
 // swaps it in (see the top of this file).
-func commitLocal(ctx context.Context, fs filesystem.Interface, c Commit, shards []StagedShard, names []string, data []byte) error {
+func commitLocal(ctx context.Context, fs FS, c Commit, shards []StagedShard, names []string, data []byte) error {
 	next, final := c.NextDir(), c.Dir
 	if committed(ctx, fs, c, data) && !anyStaged(ctx, fs, shards) {
 		return nil
@@ -365,7 +364,7 @@ func commitLocal(ctx context.Context, fs filesystem.Interface, c Commit, shards 
 }
 
 // anyStaged reports whether a staged shard is still in staging.
-func anyStaged(ctx context.Context, fs filesystem.Interface, shards []StagedShard) bool {
+func anyStaged(ctx context.Context, fs FS, shards []StagedShard) bool {
 	for _, sh := range shards {
 		if found, err := fs.List(ctx, sh.Staged); err != nil || len(found) > 0 {
 			return true
@@ -403,7 +402,7 @@ func objectShardNames(c Commit, prev *Manifest) []string {
 // commitObjects publishes the new shards beside the old ones, replaces the
 // manifest in one object write and removes the old shards and this run's
 // staging (see the top of this file).
-func commitObjects(ctx context.Context, fs filesystem.Interface, c Commit, shards []StagedShard, names []string, prev *Manifest, data []byte) error {
+func commitObjects(ctx context.Context, fs FS, c Commit, shards []StagedShard, names []string, prev *Manifest, data []byte) error {
 	if !committed(ctx, fs, c, data) {
 		for k, name := range names {
 			dst := Join(c.Dir, name)
@@ -417,10 +416,10 @@ func commitObjects(ctx context.Context, fs filesystem.Interface, c Commit, shard
 		// Written under a hidden name and moved, so a reader never sees half
 		// a manifest (an object store's copy replaces an object whole).
 		tmp := Join(c.Dir, "."+ManifestName+"."+c.RunID+".tmp")
-		if err := filesystem.Write(ctx, fs, tmp, data); err != nil {
+		if err := WriteFile(ctx, fs, tmp, data); err != nil {
 			return fmt.Errorf("sinks: writing manifest: %w", err)
 		}
-		if err := filesystem.Rename(ctx, fs, tmp, c.ManifestPath()); err != nil {
+		if err := RenameFile(ctx, fs, tmp, c.ManifestPath()); err != nil {
 			return fmt.Errorf("sinks: publishing manifest: %w", err)
 		}
 	}

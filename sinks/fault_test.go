@@ -50,8 +50,9 @@ func bundleTemps(t *testing.T, c Commit, rows []DenoiseRow, noise string) []Temp
 	return temps
 }
 
-// stage runs the merge of every partition, as Finalize's mergeFn does, and
-// returns the staged shards.
+// stage runs the merge of every partition, as Finalize's merge step does
+// (MergePartition), and returns the staged shards: those of the partitions
+// merged before the first failure, and its error.
 func stage(t *testing.T, c Commit, temps []TempFile) ([]StagedShard, error) {
 	t.Helper()
 	byPart := map[int][]TempFile{}
@@ -59,19 +60,25 @@ func stage(t *testing.T, c Commit, temps []TempFile) ([]StagedShard, error) {
 		byPart[tf.Partition] = append(byPart[tf.Partition], tf)
 	}
 	var staged []StagedShard
-	emit := func(_ string, s StagedShard) { staged = append(staged, s) }
-	ctx := context.Background()
-	mf := &mergeFn{Commits: []Commit{c}}
-	mf.StartBundle(ctx, emit)
 	for k := 0; k < c.NumShards; k++ {
-		if err := mf.ProcessElement(ctx, partitionKey(c.Name, k), nil, iterOf(byPart[k]), emit); err != nil {
-			mf.pool.Abort()
+		var inputs []string
+		var rows int64
+		stats := map[string]int64{}
+		for _, tf := range byPart[k] {
+			inputs = append(inputs, tf.Path)
+			rows += tf.Rows
+			for s, n := range tf.Stats {
+				stats[s] += n
+			}
+		}
+		sort.Strings(inputs)
+		sh, err := MergePartition(context.Background(), c, k, inputs, rows, stats)
+		if err != nil {
 			return staged, err
 		}
+		staged = append(staged, sh)
 	}
-	err := mf.FinishBundle(ctx, emit)
-	sort.Slice(staged, func(i, j int) bool { return staged[i].Partition < staged[j].Partition })
-	return staged, err
+	return staged, nil
 }
 
 func iterOf[T any](list []T) func(*T) bool {
@@ -86,11 +93,10 @@ func iterOf[T any](list []T) func(*T) bool {
 	}
 }
 
-// commitStaged runs the commit of one dataset, as Finalize's commitFn does,
+// commitStaged runs the commit of one dataset, as Finalize's commit step does (Publish),
 // with inputs read and labeled.
 func commitStaged(c Commit, staged []StagedShard, inputs, labeled int64) error {
-	tally := Tally{Counts: map[string]int64{OutcomeInput: inputs, OutcomeLabeled: labeled}}
-	_, err := (&commitFn{Commits: []Commit{c}}).commit(context.Background(), c.Name, iterOf(staged), tally)
+	_, err := Publish(context.Background(), c, iterOf(staged), map[string]int64{OutcomeInput: inputs, OutcomeLabeled: labeled})
 	return err
 }
 
@@ -172,7 +178,7 @@ func TestBundleAttemptsPublishedExactlyOnce(t *testing.T) {
 	rows := testRows(90)
 
 	// Attempt 1: killed while writing.
-	fs, err := filesystem.New(ctx, c.Dir)
+	fs, err := NewFS(ctx, c.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go"
 )
@@ -27,7 +26,7 @@ type Format interface {
 	NewPartition() Partition
 	// Merge k-way merges sorted temporary files into one Parquet shard written
 	// to w, in (key, variant) order. It streams: memory holds one row per input.
-	Merge(ctx context.Context, fs filesystem.Interface, inputs []string, w io.Writer, opts ShardOptions) (rows int64, err error)
+	Merge(ctx context.Context, fs FS, inputs []string, w io.Writer, opts ShardOptions) (rows int64, err error)
 }
 
 // Sizer is implemented by rows that know their payload size.
@@ -161,7 +160,7 @@ type tempReader[T Row] struct {
 	head T
 }
 
-func openTemp[T Row](ctx context.Context, fs filesystem.Interface, name string) (*tempReader[T], error) {
+func openTemp[T Row](ctx context.Context, fs FS, name string) (*tempReader[T], error) {
 	rc, err := fs.OpenRead(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("sinks: opening temporary file %s: %w", name, err)
@@ -262,7 +261,7 @@ func blobColumns(schema *parquet.Schema) [][]string {
 	return blobs
 }
 
-func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []string, w io.Writer, opts ShardOptions) (int64, error) {
+func (f format[T]) Merge(ctx context.Context, fs FS, inputs []string, w io.Writer, opts ShardOptions) (int64, error) {
 	pw := NewShardWriter[T](w, opts)
 	// Rows reach the writer in batches of 64 or of batchBytes of payload,
 	// whichever comes first: the writer cuts pages between writes, so a
@@ -319,7 +318,7 @@ func (f format[T]) Merge(ctx context.Context, fs filesystem.Interface, inputs []
 // MergeRows streams the rows of sorted temporary files to fn in (key,
 // variant) order, holding one row per file in memory. A (key, variant) that
 // appears twice is an error: it would mean an input was processed twice.
-func MergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, fn func(T) error) (int64, error) {
+func MergeRows[T Row](ctx context.Context, fs FS, inputs []string, fn func(T) error) (int64, error) {
 	// Memory grows with the number of files merged at once, so many files
 	// are merged in passes of at most fanInOf[T] (MaxFanIn, or MediaFanIn
 	// for media rows), through intermediate files beside the inputs (in the
@@ -357,7 +356,7 @@ func fanInOf[T Row]() int {
 }
 
 // mergeToTemp merges sorted temporary files into one.
-func mergeToTemp[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, name string) error {
+func mergeToTemp[T Row](ctx context.Context, fs FS, inputs []string, name string) error {
 	out, err := fs.OpenWrite(ctx, name)
 	if err != nil {
 		return fmt.Errorf("sinks: creating %s: %w", name, err)
@@ -376,7 +375,7 @@ func mergeToTemp[T Row](ctx context.Context, fs filesystem.Interface, inputs []s
 	return err
 }
 
-func mergeRows[T Row](ctx context.Context, fs filesystem.Interface, inputs []string, fn func(T) error) (int64, error) {
+func mergeRows[T Row](ctx context.Context, fs FS, inputs []string, fn func(T) error) (int64, error) {
 	h := make(mergeHeap[T], 0, len(inputs))
 	defer func() {
 		for _, t := range h {

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 )
 
 // One run writes an output folder at a time. Before it writes anything,
@@ -375,8 +373,8 @@ func versionOf(data []byte) string {
 // round trip in which two runs starting together could both proceed.
 type beamLeases struct{}
 
-func (beamLeases) open(ctx context.Context, name string) (filesystem.Interface, error) {
-	return filesystem.New(ctx, name)
+func (beamLeases) open(ctx context.Context, name string) (FS, error) {
+	return NewFS(ctx, name)
 }
 
 func (s beamLeases) create(ctx context.Context, name string, data []byte) error {
@@ -390,7 +388,7 @@ func (s beamLeases) create(ctx context.Context, name string, data []byte) error 
 	} else if len(found) > 0 {
 		return errLeaseExists
 	}
-	return filesystem.Write(ctx, fs, name, data)
+	return WriteFile(ctx, fs, name, data)
 }
 
 func (s beamLeases) read(ctx context.Context, name string) ([]byte, string, error) {
@@ -414,20 +412,20 @@ func (s beamLeases) read(ctx context.Context, name string) ([]byte, string, erro
 }
 
 func (s beamLeases) replace(ctx context.Context, name string, data []byte, version string) error {
-	return s.ifVersion(ctx, name, version, func(fs filesystem.Interface) error {
-		return filesystem.Write(ctx, fs, name, data)
+	return s.ifVersion(ctx, name, version, func(fs FS) error {
+		return WriteFile(ctx, fs, name, data)
 	})
 }
 
 func (s beamLeases) remove(ctx context.Context, name, version string) error {
-	return s.ifVersion(ctx, name, version, func(fs filesystem.Interface) error {
+	return s.ifVersion(ctx, name, version, func(fs FS) error {
 		return removeObject(ctx, fs, name)
 	})
 }
 
 // ifVersion runs change if name still has version (checked, then changed:
 // the window this store leaves).
-func (s beamLeases) ifVersion(ctx context.Context, name, version string, change func(filesystem.Interface) error) error {
+func (s beamLeases) ifVersion(ctx context.Context, name, version string, change func(FS) error) error {
 	_, v, err := s.read(ctx, name)
 	if err != nil {
 		return err

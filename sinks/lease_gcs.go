@@ -13,8 +13,8 @@ import (
 	"sync"
 
 	"cloud.google.com/go/storage"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/util/gcsx"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
 )
 
 func init() {
@@ -26,15 +26,15 @@ func init() {
 // gcsLeaseClient is the process's client for leases on gs://, made on first
 // use: finding default credentials may ask the metadata server, which a run
 // that never touches gs:// should not wait for. Beam's gcs filesystem makes
-// its clients the same way (gcsx, read-write scope, without authentication
+// its clients the same way (read-write scope, without authentication
 // where no credentials are found), so leases and data see one account. One
 // client serves every lease: a heartbeat every 10 s would otherwise open a
 // connection pool each time.
 var gcsLeaseClient = sync.OnceValues(func() (*storage.Client, error) {
 	ctx := context.Background() // the client outlives any one call
-	c, err := gcsx.NewClient(ctx, storage.ScopeReadWrite)
+	c, err := storage.NewClient(ctx, option.WithScopes(storage.ScopeReadWrite))
 	if err != nil {
-		c, err = gcsx.NewUnauthenticatedClient(ctx)
+		c, err = storage.NewClient(ctx, option.WithoutAuthentication())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sinks: making a GCS client: %w", err)

@@ -9,8 +9,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 )
 
 // ManifestName is the file that commits a dataset folder.
@@ -128,7 +126,7 @@ func CountsOf(outcomes map[string]int64) Counts {
 // one gives ErrIncomplete.
 func ReadManifest(ctx context.Context, dir string) (*Manifest, error) {
 	name := Join(dir, ManifestName)
-	fs, err := filesystem.New(ctx, name)
+	fs, err := NewFS(ctx, name)
 	if err != nil {
 		return nil, err
 	}

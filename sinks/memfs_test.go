@@ -51,7 +51,7 @@ type storeEvent struct {
 type renamer struct{ *objectStore }
 
 func (r renamer) Rename(ctx context.Context, from, to string) error {
-	if err := r.mem().(filesystem.Renamer).Rename(ctx, r.key(from), r.key(to)); err != nil {
+	if err := r.mem().(Renamer).Rename(ctx, r.key(from), r.key(to)); err != nil {
 		return err
 	}
 	r.record("rename", to)
@@ -72,7 +72,7 @@ func (s *objectStore) recorded() []storeEvent {
 	return append([]storeEvent(nil), s.events...)
 }
 
-func (s *objectStore) mem() filesystem.Interface { return memfs.New(context.Background()) }
+func (s *objectStore) mem() FS { return memfs.New(context.Background()) }
 
 func (s *objectStore) key(name string) string {
 	return "memfs://" + s.scheme + "/" + strings.TrimPrefix(name, s.scheme+"://")
@@ -133,7 +133,7 @@ func (s *objectStore) Size(ctx context.Context, name string) (int64, error) {
 }
 
 func (s *objectStore) Remove(ctx context.Context, name string) error {
-	if err := s.mem().(filesystem.Remover).Remove(ctx, s.key(name)); err != nil {
+	if err := s.mem().(Remover).Remove(ctx, s.key(name)); err != nil {
 		return err
 	}
 	s.record("remove", name)
@@ -179,14 +179,14 @@ func TestObjectStoreCommitIsAtomic(t *testing.T) {
 
 	for _, tc := range []struct {
 		s     *objectStore
-		store filesystem.Interface // what filesystem.New returns for s.scheme
+		store FS // what filesystem.New returns for s.scheme
 	}{{renamingStore, renamer{renamingStore}}, {copyingStore, copyingStore}} {
 		s, store := tc.s, tc.store
 		t.Run(s.scheme, func(t *testing.T) {
 			c := dataset("", 4)
 			c.Dir = s.scheme + "://bucket/out/denoise"
 			orphan := Join(c.StagingDir(), "tmp-00000-failed-attempt-0.rows.zst")
-			if err := filesystem.Write(ctx, store, orphan, []byte("what a killed bundle attempt wrote")); err != nil {
+			if err := WriteFile(ctx, store, orphan, []byte("what a killed bundle attempt wrote")); err != nil {
 				t.Fatal(err)
 			}
 
@@ -224,7 +224,7 @@ func TestObjectStoreCommitIsAtomic(t *testing.T) {
 	}
 }
 
-func readObject(t *testing.T, fs filesystem.Interface, name string) []byte {
+func readObject(t *testing.T, fs FS, name string) []byte {
 	t.Helper()
 	r, err := fs.OpenRead(context.Background(), name)
 	if err != nil {
@@ -245,7 +245,7 @@ func sumOf(b []byte) string {
 
 // checkPublishedAtomically checks the changes a run made to c's folder; prev
 // is the manifest committed before the run, or nil.
-func checkPublishedAtomically(t *testing.T, store filesystem.Interface, c Commit, m, prev *Manifest, events []storeEvent) {
+func checkPublishedAtomically(t *testing.T, store FS, c Commit, m, prev *Manifest, events []storeEvent) {
 	t.Helper()
 	final := map[string]string{} // shard name → sha256 the manifest lists
 	for _, sh := range m.Shards {
@@ -354,7 +354,7 @@ func checkPublishedAtomically(t *testing.T, store filesystem.Interface, c Commit
 // checkClean checks that c's folder holds the manifest, its shards and
 // nothing else: no staging objects (object stores have no folders, so
 // Verify's listing does not reach them) and no stale shards.
-func checkClean(t *testing.T, fs filesystem.Interface, c Commit) {
+func checkClean(t *testing.T, fs FS, c Commit) {
 	t.Helper()
 	ctx := context.Background()
 	left, err := fs.List(ctx, Join(c.RunDir(), "*/*"))

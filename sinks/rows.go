@@ -1,7 +1,5 @@
 package sinks
 
-import "github.com/apache/beam/sdks/v2/go/pkg/beam"
-
 // SchemaVersion is the version of the row types below; it is written into every
 // shard's footer and bumped whenever a column changes meaning or type.
 const SchemaVersion = "1"
@@ -88,10 +86,6 @@ const DeadLetters = "_dead_letters"
 
 // DeadLetterFormat is the dead-letter row format.
 var DeadLetterFormat = FormatOf[DeadLetter]()
-
-func init() {
-	beam.RegisterType(typeOf[DeadLetter]())
-}
 
 // MLMRow is one BERT pretraining instance: [CLS] A [SEP] B [SEP] with its
 // masked positions, as google-research/bert's create_pretraining_data.py

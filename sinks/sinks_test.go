@@ -73,8 +73,7 @@ func commit(t *testing.T, c Commit, temps []TempFile, inputs int64) *Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tally := Tally{Counts: map[string]int64{OutcomeInput: inputs, OutcomeLabeled: inputs}}
-	path, err := (&commitFn{Commits: []Commit{c}}).commit(ctx, c.Name, iterOf(staged), tally)
+	path, err := Publish(ctx, c, iterOf(staged), map[string]int64{OutcomeInput: inputs, OutcomeLabeled: inputs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,9 +250,8 @@ func TestRerunRemovesStaleShards(t *testing.T) {
 func TestCommitRefusesLostInputs(t *testing.T) {
 	dir := t.TempDir()
 	c := dataset(dir, 1)
-	_, err := (&commitFn{Commits: []Commit{c}}).commit(context.Background(), c.Name,
-		func(*StagedShard) bool { return false },
-		Tally{Counts: map[string]int64{OutcomeInput: 3, OutcomeLabeled: 1, OutcomeDead("decode", "x"): 1}})
+	_, err := Publish(context.Background(), c, func(*StagedShard) bool { return false },
+		map[string]int64{OutcomeInput: 3, OutcomeLabeled: 1, OutcomeDead("decode", "x"): 1})
 	if err == nil {
 		t.Fatal("commit accepted 3 inputs with 2 outcomes")
 	}
@@ -376,7 +374,7 @@ func FuzzDecodeManifest(f *testing.F) {
 func TestMergePassesRewriteFewRows(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	fs, err := filesystem.New(ctx, dir)
+	fs, err := NewFS(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -28,7 +27,7 @@ func Verify(ctx context.Context, dir string, want *parquet.Schema) (m *Manifest,
 	if m == nil || err != nil {
 		return m, problems, err
 	}
-	fs, err := filesystem.New(ctx, dir)
+	fs, err := NewFS(ctx, dir)
 	if err != nil {
 		return m, nil, err
 	}
@@ -53,7 +52,7 @@ func VerifyManifest(ctx context.Context, dir string) (m *Manifest, problems []st
 		return nil, nil, err
 	}
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	fs, err := filesystem.New(ctx, dir)
+	fs, err := NewFS(ctx, dir)
 	if err != nil {
 		return m, nil, err
 	}
@@ -115,7 +114,7 @@ func PlainShardPath(p string) bool {
 // there are none and each is not nil, each is called with the open shard
 // (staged in tempDir when remote) and its size — so that a caller reading
 // every row reads each shard once — and its error is returned.
-func VerifyShard(ctx context.Context, fs filesystem.Interface, dir string, sh ShardEntry, m *Manifest, want *parquet.Schema, tempDir string, each func(f *os.File, size int64) error) ([]string, error) {
+func VerifyShard(ctx context.Context, fs FS, dir string, sh ShardEntry, m *Manifest, want *parquet.Schema, tempDir string, each func(f *os.File, size int64) error) ([]string, error) {
 	var problems []string
 	bad := func(format string, args ...any) {
 		problems = append(problems, sh.Path+": "+fmt.Sprintf(format, args...))
@@ -187,7 +186,7 @@ func sameSchema(a, b *parquet.Schema) bool { return a.String() == b.String() }
 // filesystems have no random access): on the local filesystem the file
 // itself (sum is then ""), else a temporary copy in tempDir ("" = the
 // system's) hashed with SHA-256 while it is copied. cleanup removes the copy.
-func LocalCopy(ctx context.Context, fs filesystem.Interface, name, tempDir string) (local string, cleanup func(), sum string, err error) {
+func LocalCopy(ctx context.Context, fs FS, name, tempDir string) (local string, cleanup func(), sum string, err error) {
 	if !strings.Contains(name, "://") {
 		if _, err := os.Stat(name); err != nil {
 			return "", nil, "", err

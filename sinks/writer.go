@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/google/uuid"
 )
 
@@ -122,7 +121,7 @@ func PartitionOf(key string, numShards int) int {
 type Writer struct {
 	ds     Dataset
 	format Format
-	fs     filesystem.Interface
+	fs     FS
 	parts  []Partition
 	stats  map[string]int64
 	done   []TempFile
@@ -140,7 +139,7 @@ func NewWriter(ctx context.Context, ds Dataset) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs, err := filesystem.New(ctx, ds.Dir)
+	fs, err := NewFS(ctx, ds.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("sinks: %s: %w", ds.Dir, err)
 	}

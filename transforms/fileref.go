@@ -1,7 +1,5 @@
 package transforms
 
-import "github.com/apache/beam/sdks/v2/go/pkg/beam"
-
 // FileRef is an input file as it travels through a pipeline: a reference, never
 // its bytes, so that shuffles move names and workers read the data themselves.
 type FileRef struct {
@@ -12,8 +10,4 @@ type FileRef struct {
 	Key string
 	// Size is the file's size in bytes as listed (-1 if unknown).
 	Size int64
-}
-
-func init() {
-	beam.RegisterType(reflectTypeOf[FileRef]())
 }

@@ -8,7 +8,7 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/pretext-dev/pretext/sinks"
 )
 
 // Reasons of the read stage's dead letters, shared by every modality.
@@ -38,7 +38,7 @@ type Input struct {
 	// file may change while read.
 	Size int64
 
-	fsys filesystem.Interface
+	fsys sinks.FS
 	rc   io.ReadCloser
 }
 
@@ -56,7 +56,7 @@ func (in *Input) Close() error {
 // should fail the bundle (and be retried by the runner) rather than the
 // input. On success the caller closes in.
 func OpenInput(ctx context.Context, source string, listed, maxBytes int64) (in *Input, reason, detail string, err error) {
-	fsys, err := filesystem.New(ctx, source)
+	fsys, err := sinks.NewFS(ctx, source)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -89,7 +89,7 @@ func OpenInput(ctx context.Context, source string, listed, maxBytes int64) (in *
 // a rename. Beam's local filesystem's Size opens the file again and leaves
 // that descriptor to the garbage collector, so it is the last resort, asked
 // only when the listing did not say.
-func statSize(ctx context.Context, fsys filesystem.Interface, rc io.ReadCloser, source string, listed int64) (int64, error) {
+func statSize(ctx context.Context, fsys sinks.FS, rc io.ReadCloser, source string, listed int64) (int64, error) {
 	if st, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
 		fi, err := st.Stat()
 		if err != nil {

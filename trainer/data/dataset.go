@@ -12,9 +12,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
-	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/pretext-dev/pretext/sinks"
@@ -32,7 +29,7 @@ const (
 type dataset struct {
 	dir      string
 	remote   bool // on a filesystem other than local files: shards are staged
-	fs       filesystem.Interface
+	fs       sinks.FS
 	manifest *sinks.Manifest
 	tempDir  string
 	verify   bool // hash local shards too
@@ -57,7 +54,7 @@ func openDataset(ctx context.Context, dir string, want string, opts Options) (*d
 	case m.SchemaVersion != sinks.SchemaVersion:
 		return nil, fmt.Errorf("data: %s: schema version %s, this build reads version %s (rewrite the shards with this pretext)", dir, m.SchemaVersion, sinks.SchemaVersion)
 	}
-	fs, err := filesystem.New(ctx, dir)
+	fs, err := sinks.NewFS(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", dir, err)
 	}
@@ -72,7 +69,7 @@ func openDataset(ctx context.Context, dir string, want string, opts Options) (*d
 // datasetsBelow names the datasets in dir's subfolders, for the error of a
 // user who passed a pipeline's output folder instead of one of its datasets.
 func datasetsBelow(ctx context.Context, dir string) string {
-	fs, err := filesystem.New(ctx, dir)
+	fs, err := sinks.NewFS(ctx, dir)
 	if err != nil {
 		return ""
 	}

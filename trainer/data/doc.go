@@ -1,5 +1,5 @@
 // Package data is the trainer's loader: it streams the Parquet shards of one
-// pretext dataset folder (local, gs://, s3:// or memfs://, any Beam
+// pretext dataset folder (local, gs://, s3:// or memfs://, any
 // filesystem) and hands training plain Go batches — float32 and int32 slices
 // with their shapes — for any registered task: images (colorize, denoise,
 // inpaint), text (mlm_nsp), audio (audio_mask) and audio-visual
@@ -92,6 +92,8 @@
 // is an error naming the shard and the row's key, never silently skipped.
 // After an error, Next keeps returning it.
 //
-// Registering gs:// and s3:// is the program's job (cmd/pretext imports Beam's
-// gcs and s3 filesystems); this package registers local files and memfs.
+// Files are read through the dataset contract's filesystem (sinks.NewFS),
+// which links no Beam: local paths always work; gs://, s3:// and memfs://
+// are the program's to plug in (cmd/pretext links sinks/beamsink, which
+// serves them through Beam's filesystems).
 package data

@@ -11,20 +11,10 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
-
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/seeding"
 )
-
-func init() {
-	register.DoFn5x1[context.Context, transforms.FileRef, func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&labelFn{})
-	register.Emitter1[sinks.TempFile]()
-	register.Emitter1[sinks.DeadLetter]()
-	register.Emitter1[string]()
-}
 
 // Example is one decoded, preprocessed image on its way to the tasks.
 type Example struct {
@@ -73,56 +63,6 @@ type TaskSpec struct {
 	Name    string
 	Config  json.RawMessage // the task's config as JSON
 	Dataset sinks.Dataset
-}
-
-// Label decodes, filters and preprocesses each image once and makes the rows
-// of every configured image task from it, writing them straight into each
-// task's sink writer (rows never travel through Beam: see package sinks).
-//
-// Each input is judged from its header first (PlanInput: pixels, JPEG
-// scans, decode bytes against image.max_decode_mb), then waits for its
-// estimate in the worker's memory budget (workerMemoryMB, worker.memory_mb:
-// 0 for 1/32 of the machine's memory) so that the decodes of a process
-// hold at most that at once, and is decoded and labelled within
-// image.timeout_s.
-//
-// It expects PCollection<transforms.FileRef> and returns
-// PCollection<sinks.TempFile>, PCollection<sinks.DeadLetter> and
-// PCollection<string> of outcomes (one per input).
-func Label(s beam.Scope, refs beam.PCollection, seed int64, im Options, workerMemoryMB int, split transforms.Split, tasks []TaskSpec) (temps, dead, outcomes beam.PCollection) {
-	s = s.Scope("vision.Label")
-	return beam.ParDo3(s, &labelFn{Seed: seed, Image: im, WorkerMemoryMB: workerMemoryMB, Split: split, Tasks: tasks}, refs)
-}
-
-type labelFn struct {
-	Seed  int64
-	Image Options
-	// WorkerMemoryMB is worker.memory_mb, resolved on the worker (whose
-	// memory may not be the launcher's).
-	WorkerMemoryMB int
-	Split          transforms.Split
-	Tasks          []TaskSpec
-
-	labelers *Labelers
-	writers  []*sinks.Writer
-	pool     *sinks.Pool[transforms.FileRef, labeled]
-	inputs   beam.Counter
-	labeled  beam.Counter
-	rows     beam.Counter
-	dead     beam.Counter
-	filtered beam.Counter
-}
-
-func (f *labelFn) Setup() error {
-	f.inputs = beam.NewCounter("pretext", "image_inputs")
-	f.labeled = beam.NewCounter("pretext", "image_labeled")
-	f.rows = beam.NewCounter("pretext", "rows")
-	f.dead = beam.NewCounter("pretext", "dead_letters")
-	f.filtered = beam.NewCounter("pretext", "filtered")
-	l, err := NewLabelers(f.Tasks)
-	f.labelers = l
-	sinks.SetMemoryBudget(sinks.MemoryBudget(f.WorkerMemoryMB, int64(f.Image.MaxDecodeMB)<<20))
-	return err
 }
 
 // Labelers are the image tasks of a run, ready to label examples.
@@ -193,68 +133,6 @@ func (l *Labelers) label(seed int64, ex *Example, deadline time.Time) ([]Pending
 	return rows, nil
 }
 
-func (f *labelFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
-	f.writers = f.writers[:0]
-	for _, ts := range f.Tasks {
-		w, err := sinks.NewWriter(ctx, ts.Dataset)
-		if err != nil {
-			return err
-		}
-		f.writers = append(f.writers, w)
-	}
-	f.pool = sinks.NewPool(ctx, sinks.PoolSize(), f.label, func(ref transforms.FileRef, err error) labeled {
-		return labeled{ref: ref, err: fmt.Errorf("vision: %s: %w", ref.Key, err)}
-	})
-	return nil
-}
-
-// labeled is what f.label makes of one input.
-type labeled struct {
-	ref transforms.FileRef
-	// stage, reason, detail: the input stops here when stage is set
-	// ("filter", or a dead letter's stage).
-	stage, reason, detail string
-	rows                  []Pending
-	err                   error // the filesystem failed: so does the bundle
-}
-
-// label reads, prepares and labels one input: the CPU-heavy part of an
-// element, which may run on a pool worker.
-func (f *labelFn) label(ctx context.Context, ref transforms.FileRef) labeled {
-	// Sized by a stat of the open file before any read: an input over
-	// max_bytes (a sparse file, a symlink to a huge one) is never read.
-	data, reason, detail, err := transforms.ReadInput(ctx, ref.Source, ref.Size, f.Image.MaxBytes)
-	if err != nil || reason != "" {
-		return labeled{ref: ref, stage: sinks.StageRead, reason: reason, detail: detail, err: err}
-	}
-	p, reason, detail := PlanInput(data, f.Image)
-	if reason != "" {
-		return labeled{ref: ref, stage: sinks.StageDecode, reason: reason, detail: detail}
-	}
-	// The memory gate: held from the decode until the rows are made. The
-	// wait does not count against the deadline, which starts after it.
-	release, err := sinks.AcquireMemory(ctx, p.Bytes()+int64(len(data)))
-	if err != nil {
-		return labeled{ref: ref, err: err}
-	}
-	defer release()
-	deadline := deadlineOf(f.Image)
-	ex, stage, reason, detail := p.prepare(ref.Key, ref.Source, data, f.Split, deadline)
-	if stage != "" {
-		return labeled{ref: ref, stage: stage, reason: reason, detail: detail}
-	}
-	// Label every task before adding any row, so an input either gives all its
-	// rows or becomes one dead letter: never half of its rows.
-	rows, err := f.labelers.label(f.Seed, ex, deadline)
-	switch {
-	case errors.Is(err, errLabelDeadline):
-		return labeled{ref: ref, stage: sinks.StageLabel, reason: ReasonTimeout, detail: err.Error()}
-	case err != nil:
-		return labeled{ref: ref, stage: sinks.StageLabel, reason: "label_error", detail: err.Error()}
-	}
-	return labeled{ref: ref, rows: rows}
-}
-
 // past reports whether deadline, when not zero, has passed.
 func past(deadline time.Time) bool { return !deadline.IsZero() && time.Now().After(deadline) }
 
@@ -267,44 +145,6 @@ func deadlineOf(im Options) time.Time {
 	return time.Now().Add(time.Duration(im.TimeoutSeconds * float64(time.Second)))
 }
 
-func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	f.inputs.Inc(ctx, 1)
-	transforms.Live.Inputs.Add(1)
-	return f.pool.Submit(ref, func(l labeled) error { return f.write(ctx, l, emitDead, outcome) })
-}
-
-// write adds the rows of one labeled input to the writers, or counts its
-// filter drop or dead letter; it runs on the bundle's goroutine.
-func (f *labelFn) write(ctx context.Context, l labeled, emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	switch {
-	case l.err != nil:
-		return l.err
-	case l.stage != "":
-		if l.stage == transforms.StageFilter {
-			f.filtered.Inc(ctx, 1)
-		} else {
-			f.dead.Inc(ctx, 1)
-		}
-		transforms.EndInput(l.ref, l.stage, l.reason, l.detail, emitDead, outcome)
-		return nil
-	}
-	for _, p := range l.rows {
-		if err := f.writers[p.Task].Add(ctx, l.ref.Key, p.Row, p.Size); err != nil {
-			return err
-		}
-		for _, st := range p.Stats {
-			f.writers[p.Task].Count(st, 1)
-		}
-	}
-	f.rows.Inc(ctx, int64(len(l.rows)))
-	f.labeled.Inc(ctx, 1)
-	transforms.Live.Rows.Add(int64(len(l.rows)))
-	outcome(sinks.OutcomeLabeled)
-	return nil
-}
-
-// safeLabel turns a panic in a label function into an error, so one odd image
-// is a dead letter rather than a failed job.
 func safeLabel(l Labeler, ex *Example, cfg transforms.Config, v int, rng *rand.Rand) (row any, size int, stats []string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -385,17 +225,54 @@ func SplitOf(key string, sp transforms.Split) string {
 	return "test"
 }
 
-func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	if err := f.pool.Close(func(l labeled) error { return f.write(ctx, l, emitDead, outcome) }); err != nil {
-		return err
-	}
-	for _, w := range f.writers {
-		if err := w.Finish(ctx, emitTemp); err != nil {
-			return err
-		}
-	}
-	f.writers = f.writers[:0]
-	return nil
+func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+
+// Labeled is what LabelInput makes of one input.
+type Labeled struct {
+	Ref transforms.FileRef
+	// Stage, Reason, Detail: the input stops here when Stage is set
+	// (transforms.StageFilter, or a dead letter's stage).
+	Stage, Reason, Detail string
+	Rows                  []Pending
+	Err                   error // the filesystem failed: so does the bundle
 }
 
-func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+// LabelInput reads, prepares and labels one input for every task of l:
+// the CPU-heavy part of an image pipeline's element, which may run on a pool
+// worker. The input is judged from a stat and its header first (PlanInput);
+// acquire then holds its estimated decode bytes in the worker's memory
+// budget until the rows are made; decode and labelling run within
+// im.TimeoutSeconds. It labels every task before returning any row, so an
+// input gives all its rows or one dead letter, never half of its rows.
+func (l *Labelers) LabelInput(ctx context.Context, ref transforms.FileRef, im Options, split transforms.Split, seed int64, acquire func(ctx context.Context, bytes int64) (release func(), err error)) Labeled {
+	// Sized by a stat of the open file before any read: an input over
+	// max_bytes (a sparse file, a symlink to a huge one) is never read.
+	data, reason, detail, err := transforms.ReadInput(ctx, ref.Source, ref.Size, im.MaxBytes)
+	if err != nil || reason != "" {
+		return Labeled{Ref: ref, Stage: sinks.StageRead, Reason: reason, Detail: detail, Err: err}
+	}
+	p, reason, detail := PlanInput(data, im)
+	if reason != "" {
+		return Labeled{Ref: ref, Stage: sinks.StageDecode, Reason: reason, Detail: detail}
+	}
+	// The memory gate: held from the decode until the rows are made. The
+	// wait does not count against the deadline, which starts after it.
+	release, err := acquire(ctx, p.Bytes()+int64(len(data)))
+	if err != nil {
+		return Labeled{Ref: ref, Err: err}
+	}
+	defer release()
+	deadline := deadlineOf(im)
+	ex, stage, reason, detail := p.prepare(ref.Key, ref.Source, data, split, deadline)
+	if stage != "" {
+		return Labeled{Ref: ref, Stage: stage, Reason: reason, Detail: detail}
+	}
+	rows, err := l.label(seed, ex, deadline)
+	switch {
+	case errors.Is(err, errLabelDeadline):
+		return Labeled{Ref: ref, Stage: sinks.StageLabel, Reason: ReasonTimeout, Detail: err.Error()}
+	case err != nil:
+		return Labeled{Ref: ref, Stage: sinks.StageLabel, Reason: "label_error", Detail: err.Error()}
+	}
+	return Labeled{Ref: ref, Rows: rows}
+}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-
 	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 )
@@ -43,9 +41,6 @@ func init() {
 		Format:    sinks.FormatOf[sinks.InpaintRow](),
 		Impl:      inpainter{},
 	})
-	beam.RegisterType(typeOf[sinks.ColorizeRow]())
-	beam.RegisterType(typeOf[sinks.DenoiseRow]())
-	beam.RegisterType(typeOf[sinks.InpaintRow]())
 }
 
 type colorizer struct{}

@@ -1,4 +1,4 @@
-package sinks
+package beamsink
 
 import (
 	"context"

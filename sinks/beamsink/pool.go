@@ -1,4 +1,4 @@
-package sinks
+package beamsink
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+
+	"github.com/pretext-dev/pretext/sinks"
 )
 
 // Pool works on up to n elements of a bundle at once. prism gives a stage's
@@ -61,7 +63,7 @@ func NewPool[In, Out any](ctx context.Context, n int, work func(context.Context,
 
 // run works on one element holding a work slot.
 func (p *Pool[In, Out]) run(in In) (out Out) {
-	release, err := AcquireWork(p.ctx)
+	release, err := sinks.AcquireWork(p.ctx)
 	if err != nil {
 		return p.wrap(in, err)
 	}
