@@ -255,7 +255,7 @@ func (f *audioFn) decodeWAV(in *transforms.Input, head []byte, reserve func(fram
 	lim := audio.Limits{MaxSeconds: f.Audio.MaxSeconds, MaxSamples: f.Audio.MaxSamples, MaxSampleRate: audio.DefaultLimits().MaxSampleRate}
 	clip, err := audio.ReadWAVReserving(r, in.Size, lim, reserve)
 	if err != nil {
-		var de *audio.DecodeError
+		var de *transforms.InputError
 		var ge *gateError
 		switch {
 		case errors.As(err, &de):
@@ -298,7 +298,7 @@ func (f *audioFn) decodeFFmpeg(ctx context.Context, key string, in *transforms.I
 	runner.Reserve = reserve
 	samples, rate, err = runner.Audio(ctx, name, f.Audio.MaxSeconds)
 	if err != nil {
-		var ae *av.Error
+		var ae *transforms.InputError
 		if errors.As(err, &ae) {
 			return nil, 0, sinks.StageDecode, ae.Reason, ae.Detail, nil
 		}

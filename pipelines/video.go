@@ -234,7 +234,7 @@ func (f *videoFn) labelSpool(ctx context.Context, fe *fetched) error {
 // mediaOutcome turns an av error into a dead letter, or returns it as a
 // failure of the machine.
 func mediaOutcome(err error) (*outcome, error) {
-	var ae *av.Error
+	var ae *transforms.InputError
 	if errors.As(err, &ae) && ae.Reason != av.ReasonFFmpegMissing {
 		return &outcome{sinks.StageDecode, ae.Reason, ae.Detail}, nil
 	}

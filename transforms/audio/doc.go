@@ -4,7 +4,7 @@
 // al. 2019).
 //
 // The logic is plain functions on plain values. DecodeWAV turns file bytes
-// into a mono Clip (or a *DecodeError with a stable reason code, which the
+// into a mono Clip (or a *transforms.InputError with a stable reason code, which the
 // pipeline turns into a dead letter); Resample brings it to the feature
 // rate; Mel.Compute makes the log-mel spectrogram; ApplyMask makes one
 // masked variant of it. Every random choice comes from the *rand.Rand the

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"slices"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // Limits bound the work DecodeWAV may do on one input. A zero field means
@@ -47,7 +49,7 @@ type Clip struct {
 // Seconds returns the clip's duration.
 func (c *Clip) Seconds() float64 { return float64(len(c.Samples)) / float64(c.SampleRate) }
 
-// Reason codes of a DecodeError. They are stable: they name Beam counters
+// Reason codes of a decode failure (a transforms.InputError). They are stable: they name Beam counters
 // and the reason column of dead letters.
 const (
 	ReasonEmptyFile         = "empty_file"
@@ -65,24 +67,8 @@ const (
 	ReasonDecoderPanic      = "decoder_panic"
 )
 
-// DecodeError is bad input, as opposed to a failure of the machine: the
-// pipeline turns it into a dead letter rather than failing the bundle.
-type DecodeError struct {
-	// Reason is one of the Reason* codes.
-	Reason string
-	// Detail is free text for a person: the header's values, the sizes.
-	Detail string
-}
-
-func (e *DecodeError) Error() string {
-	if e.Detail == "" {
-		return "audio: decode: " + e.Reason
-	}
-	return "audio: decode: " + e.Reason + ": " + e.Detail
-}
-
-func decodeErr(reason, format string, args ...any) *DecodeError {
-	return &DecodeError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+func decodeErr(reason, format string, args ...any) *transforms.InputError {
+	return transforms.DecodeError(reason, fmt.Sprintf(format, args...))
 }
 
 // WAVE format tags (mmreg.h) and the sub-format GUID tail shared by the
@@ -139,7 +125,7 @@ const wavBlock = 64 << 10
 // otherwise the end of r is found while reading, the same reason with the
 // same detail, after the format checks instead of before. A trailing
 // partial frame is dropped. A decoder panic is recovered. Every failure
-// caused by the input is a *DecodeError; an error of r itself (not EOF) is
+// caused by the input is a *transforms.InputError; an error of r itself (not EOF) is
 // returned wrapped, so a caller can tell a bad file from a failing read.
 func ReadWAV(r io.Reader, size int64, lim Limits) (clip *Clip, err error) {
 	return ReadWAVReserving(r, size, lim, nil)
@@ -165,7 +151,7 @@ func ReadWAVReserving(r io.Reader, size int64, lim Limits, reserve func(frames i
 		return nil, err
 	}
 	if n == 0 {
-		return nil, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
+		return nil, transforms.DecodeError(ReasonEmptyFile, "0 bytes")
 	}
 	if n < 12 {
 		if isPrefix(head[:n], "RIFF") {

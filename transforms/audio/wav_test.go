@@ -11,6 +11,7 @@ import (
 
 	goaudio "github.com/go-audio/audio"
 	"github.com/go-audio/wav"
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // wavSpec describes a WAV file for buildWAV.
@@ -354,9 +355,9 @@ func TestDecodeWAVErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clip, err := DecodeWAV(tc.data, tc.lim)
-			var de *DecodeError
+			var de *transforms.InputError
 			if !errors.As(err, &de) {
-				t.Fatalf("got clip %v, error %v; want a *DecodeError", clip, err)
+				t.Fatalf("got clip %v, error %v; want a *transforms.InputError", clip, err)
 			}
 			if de.Reason != tc.reason {
 				t.Errorf("reason %q (%v), want %q", de.Reason, err, tc.reason)
@@ -380,7 +381,7 @@ func FuzzDecodeWAV(f *testing.F) {
 	f.Add([]byte("RIFF\x00\x00\x00\x00WAVE"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		clip, err := DecodeWAV(data, Limits{MaxSamples: 1 << 16, MaxSampleRate: 768000})
-		var de *DecodeError
+		var de *transforms.InputError
 		switch {
 		case errors.As(err, &de) && de.Reason == ReasonDecoderPanic:
 			t.Fatalf("decoder panicked: %v", err)

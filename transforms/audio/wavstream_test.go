@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // refDecodeWAV is DecodeWAV as it was before it streamed (commit aee840a),
@@ -25,7 +27,7 @@ func refDecodeWAV(data []byte, lim Limits) (clip *Clip, err error) {
 		}
 	}()
 	if len(data) == 0 {
-		return nil, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
+		return nil, transforms.DecodeError(ReasonEmptyFile, "0 bytes")
 	}
 	if len(data) < 12 {
 		if isPrefix(data, "RIFF") {
@@ -145,7 +147,7 @@ func checkLikeReference(t *testing.T, data []byte, lim Limits) {
 	for _, src := range wavSources(data) {
 		got, err := ReadWAV(src.r, src.size, lim)
 		if wantErr != nil {
-			var de, wde *DecodeError
+			var de, wde *transforms.InputError
 			if !errors.As(err, &de) || !errors.As(wantErr, &wde) {
 				t.Fatalf("%s: got %v, %v; want %v", src.name, got, err, wantErr)
 			}
@@ -350,7 +352,7 @@ func TestReadWAVJudgesHeaderBeforeReading(t *testing.T) {
 	alloc := allocated(func() {
 		_, err = ReadWAV(f, size, Limits{MaxSamples: 64 << 20, MaxSeconds: 600, MaxSampleRate: 768000})
 	})
-	var de *DecodeError
+	var de *transforms.InputError
 	if !errors.As(err, &de) || de.Reason != ReasonTooLong {
 		t.Fatalf("got %v, want too_long", err)
 	}
@@ -367,7 +369,7 @@ func TestReadWAVClaimOverFile(t *testing.T) {
 	f := sparseWAV(t, size, wavHeader(0xFFFFFFF0), 0, nil)
 	var err error
 	alloc := allocated(func() { _, err = ReadWAV(f, -1, DefaultLimits()) }) // size found by seeking
-	var de *DecodeError
+	var de *transforms.InputError
 	if !errors.As(err, &de) || de.Reason != ReasonTruncated {
 		t.Fatalf("got %v, want truncated", err)
 	}
@@ -432,7 +434,7 @@ func TestReadWAVReadError(t *testing.T) {
 	data := streamCases()["stereo24 with odd chunks"]
 	for _, cut := range []int{0, 6, 30, len(data) - 10} {
 		_, err := ReadWAV(failingReader{bytes.NewReader(data[:cut])}, int64(len(data)), DefaultLimits())
-		var de *DecodeError
+		var de *transforms.InputError
 		if !errors.Is(err, errDropped) || errors.As(err, &de) {
 			t.Errorf("cut at %d: got %v, want the reader's error", cut, err)
 		}
@@ -465,7 +467,7 @@ func TestReadWAVReserving(t *testing.T) {
 	}
 	called := false
 	_, err = ReadWAVReserving(bytes.NewReader(data), int64(len(data)), Limits{MaxSamples: 100}, func(int64, int) error { called = true; return nil })
-	var de *DecodeError
+	var de *transforms.InputError
 	if !errors.As(err, &de) || de.Reason != ReasonTooLong || called {
 		t.Errorf("over max_samples: err %v, reserve called %v", err, called)
 	}

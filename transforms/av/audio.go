@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // Audio is Runner{}.Audio.
@@ -59,9 +61,9 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	a := info.Audio
 	if a == nil {
 		if info.badAudio != "" {
-			return nil, 0, &Error{Reason: ReasonCorruptMedia, Detail: info.badAudio}
+			return nil, 0, transforms.DecodeError(ReasonCorruptMedia, info.badAudio)
 		}
-		return nil, 0, &Error{Reason: ReasonNoAudioStream, Detail: base + ": no audio stream"}
+		return nil, 0, transforms.DecodeError(ReasonNoAudioStream, base+": no audio stream")
 	}
 	rate, ch := a.SampleRate, a.Channels
 	maxFrames := int64(-1)
@@ -138,9 +140,9 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 	waitErr := p.wait()
 	tooLarge := func() error {
 		if r.MaxSamples > 0 && maxFrames == r.MaxSamples {
-			return &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: more than %d samples per channel at %d Hz", base, r.MaxSamples, rate)}
+			return transforms.DecodeError(ReasonTooLarge, fmt.Sprintf("%s: more than %d samples per channel at %d Hz", base, r.MaxSamples, rate))
 		}
-		return &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: audio longer than %g s", base, maxSeconds)}
+		return transforms.DecodeError(ReasonTooLarge, fmt.Sprintf("%s: audio longer than %g s", base, maxSeconds))
 	}
 	if overRead && ctx.Err() == nil {
 		return nil, 0, tooLarge()
@@ -158,7 +160,7 @@ func (r Runner) Audio(ctx context.Context, path string, maxSeconds float64) (sam
 		}
 	}
 	if n == 0 {
-		return nil, 0, &Error{Reason: ReasonCorruptMedia, Detail: base + ": no audio sample could be decoded"}
+		return nil, 0, transforms.DecodeError(ReasonCorruptMedia, base+": no audio sample could be decoded")
 	}
 	if maxFrames >= 0 && n > maxFrames {
 		return nil, 0, tooLarge()

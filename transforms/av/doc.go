@@ -5,18 +5,18 @@
 // AAC in M4A/MP4) is decoded. It has no Beam code: the DoFns of the av tasks
 // call Check once in Setup and these functions per element.
 //
-// Every failure caused by the input is an *Error with a stable Reason
+// Every failure caused by the input is a *transforms.InputError with a stable Reason
 // (corrupt_media, no_video_stream, no_audio_stream, too_large, timeout),
-// which a pipeline turns into a dead letter. A missing ffmpeg is an *Error
+// which a pipeline turns into a dead letter. A missing ffmpeg is a *transforms.InputError
 // too (ffmpeg_missing) but a failure of the machine: a DoFn returns it and
 // the job fails. Cancelling the caller's context returns the context's
-// error, not an *Error.
+// error, not a *transforms.InputError.
 //
 // Processes: each runs under a deadline (Runner.Timeout, 60 s by default),
 // is killed when the deadline passes or the caller's context ends, and is
 // always waited for, so none is left behind as a zombie. Its stderr is
 // parsed as it streams and only its last warning and error lines are kept,
-// for the Detail of an *Error. Inputs are opened as file: URLs with the
+// for the Detail of a *transforms.InputError. Inputs are opened as file: URLs with the
 // file protocol and a list of common media demuxers only (Runner.Demuxers),
 // so a crafted input cannot make ffmpeg read playlists, other files or the
 // network.

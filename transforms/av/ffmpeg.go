@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // DefaultTimeout is how long one ffmpeg or ffprobe process may run when
@@ -56,25 +58,6 @@ const (
 	// ReasonTimeout: a process ran longer than Runner.Timeout.
 	ReasonTimeout = "timeout"
 )
-
-// Error is a failure with a stable Reason. Every Reason but
-// ReasonFFmpegMissing is caused by the input, and the pipeline turns it into
-// a dead letter rather than failing the bundle.
-type Error struct {
-	// Reason is one of the Reason* codes.
-	Reason string
-	// Detail is free text for a person: ffmpeg's last warning and error
-	// lines, the sizes. It names the input by its base name only and holds
-	// no memory addresses, so the same input gives the same Detail.
-	Detail string
-}
-
-func (e *Error) Error() string {
-	if e.Detail == "" {
-		return "av: " + e.Reason
-	}
-	return "av: " + e.Reason + ": " + e.Detail
-}
 
 // Runner runs ffmpeg and ffprobe. Its fields are plain values, so a DoFn
 // can hold one as configuration; the zero value uses the defaults.
@@ -164,11 +147,11 @@ func program(field, env, name string) (string, error) {
 		return path, nil
 	}
 	if p == name {
-		return "", &Error{Reason: ReasonFFmpegMissing, Detail: name +
-			" not found on PATH: install it (apt-get install ffmpeg) or ship the pretext SDK container image"}
+		return "", transforms.DecodeError(ReasonFFmpegMissing, name+
+			" not found on PATH: install it (apt-get install ffmpeg) or ship the pretext SDK container image")
 	}
-	return "", &Error{Reason: ReasonFFmpegMissing, Detail: fmt.Sprintf(
-		"%s not found at %s%q: install it (apt-get install ffmpeg) or ship the pretext SDK container image", name, from, p)}
+	return "", transforms.DecodeError(ReasonFFmpegMissing, fmt.Sprintf(
+		"%s not found at %s%q: install it (apt-get install ffmpeg) or ship the pretext SDK container image", name, from, p))
 }
 
 func (r Runner) ffmpeg() (string, error)  { return program(r.FFmpeg, EnvFFmpeg, "ffmpeg") }
@@ -180,7 +163,7 @@ func Check() error { return Runner{}.Check() }
 // Check finds ffmpeg and ffprobe and runs each with -version. It is meant
 // for a DoFn's Setup: a worker without ffmpeg fails there, with one error
 // that says how to install it, instead of failing every element. Any
-// failure is an *Error with ReasonFFmpegMissing (or a Validate error).
+// failure is a *transforms.InputError with ReasonFFmpegMissing (or a Validate error).
 func (r Runner) Check() error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -198,11 +181,11 @@ func (r Runner) Check() error {
 		out, err := cmd.Output()
 		cancel()
 		if err != nil {
-			return &Error{Reason: ReasonFFmpegMissing, Detail: fmt.Sprintf("%s -version failed: %v: %s",
-				prog, err, strings.TrimSpace(stderr.String()))}
+			return transforms.DecodeError(ReasonFFmpegMissing, fmt.Sprintf("%s -version failed: %v: %s",
+				prog, err, strings.TrimSpace(stderr.String())))
 		}
 		if !bytes.Contains(out, []byte("version")) {
-			return &Error{Reason: ReasonFFmpegMissing, Detail: fmt.Sprintf("%s -version printed no version: is it ffmpeg?", prog)}
+			return transforms.DecodeError(ReasonFFmpegMissing, fmt.Sprintf("%s -version printed no version: is it ffmpeg?", prog))
 		}
 	}
 	return nil
@@ -224,7 +207,7 @@ func input(path string) (url, abs string, err error) {
 		return "", "", fmt.Errorf("av: %s: not a regular file", path)
 	}
 	if fi.Size() == 0 {
-		return "", "", &Error{Reason: ReasonCorruptMedia, Detail: filepath.Base(abs) + ": empty file (0 bytes)"}
+		return "", "", transforms.DecodeError(ReasonCorruptMedia, filepath.Base(abs)+": empty file (0 bytes)")
 	}
 	// "file:" stops ffmpeg reading a name with a colon as a protocol.
 	return "file:" + abs, abs, nil
@@ -290,7 +273,7 @@ func (p *process) classify(err error) error {
 		return fmt.Errorf("av: %s: %w", p.name, cerr)
 	}
 	if errors.Is(p.ctx.Err(), context.DeadlineExceeded) {
-		return &Error{Reason: ReasonTimeout, Detail: fmt.Sprintf("%s ran longer than %s", p.name, p.timeout)}
+		return transforms.DecodeError(ReasonTimeout, fmt.Sprintf("%s ran longer than %s", p.name, p.timeout))
 	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -298,10 +281,10 @@ func (p *process) classify(err error) error {
 		if tail := p.log.Tail(); tail != "" {
 			detail += ": " + tail
 		}
-		return &Error{Reason: ReasonCorruptMedia, Detail: detail}
+		return transforms.DecodeError(ReasonCorruptMedia, detail)
 	}
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-		return &Error{Reason: ReasonFFmpegMissing, Detail: fmt.Sprintf("cannot run %s: %v", p.cmd.Path, err)}
+		return transforms.DecodeError(ReasonFFmpegMissing, fmt.Sprintf("cannot run %s: %v", p.cmd.Path, err))
 	}
 	return fmt.Errorf("av: %s: %w", p.name, err)
 }

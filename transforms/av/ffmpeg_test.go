@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // Fixtures: testdata/LICENSE-audio.md says where each comes from and
@@ -31,7 +32,7 @@ var (
 func needFFmpeg(t testing.TB) {
 	t.Helper()
 	if err := Check(); err != nil {
-		var e *Error
+		var e *transforms.InputError
 		if errors.As(err, &e) && e.Reason == ReasonFFmpegMissing {
 			t.Skipf("skipping: ffmpeg/ffprobe are not installed (%v); apt-get install ffmpeg to run this test", err)
 		}
@@ -39,9 +40,9 @@ func needFFmpeg(t testing.TB) {
 	}
 }
 
-// reasonOf is the Reason of an *Error in err's chain, or "".
+// reasonOf is the Reason of a *transforms.InputError in err's chain, or "".
 func reasonOf(err error) string {
-	var e *Error
+	var e *transforms.InputError
 	if errors.As(err, &e) {
 		return e.Reason
 	}
@@ -68,7 +69,7 @@ func TestCheckMissing(t *testing.T) {
 	if reasonOf(err) != ReasonFFmpegMissing || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Check with an empty PATH = %v, want %s with %q", err, ReasonFFmpegMissing, want)
 	}
-	if err.Error() != "av: ffmpeg_missing: "+want {
+	if err.Error() != "decode: ffmpeg_missing: "+want {
 		t.Errorf("Error() = %q", err.Error())
 	}
 	missing := filepath.Join(t.TempDir(), "no-such-ffmpeg")
@@ -468,7 +469,7 @@ func TestBadInputs(t *testing.T) {
 			case "audio":
 				_, _, err = Audio(context.Background(), path, 0)
 			}
-			var e *Error
+			var e *transforms.InputError
 			if !errors.As(err, &e) || e.Reason != tt.reason {
 				t.Fatalf("err = %v, want Reason %s", err, tt.reason)
 			}
@@ -750,7 +751,7 @@ func BenchmarkAudio(b *testing.B) {
 	}
 }
 
-// A DoFn calls Check once in Setup and Frames per element; an *Error is a
+// A DoFn calls Check once in Setup and Frames per element; a *transforms.InputError is a
 // dead letter, keyed by its Reason.
 func ExampleFrames() {
 	if err := Check(); err != nil {
@@ -758,7 +759,7 @@ func ExampleFrames() {
 		return
 	}
 	frames, err := Frames(context.Background(), "clip.mp4", 2, 600, 1920*1080)
-	var bad *Error
+	var bad *transforms.InputError
 	switch {
 	case errors.As(err, &bad) && bad.Reason != ReasonFFmpegMissing:
 		fmt.Println("dead letter:", bad.Reason)

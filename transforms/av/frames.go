@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // maxFramePixels bounds the frame size even when the caller sets no limit:
@@ -103,17 +105,17 @@ func (r Runner) EachFrame(ctx context.Context, path string, fps float64, maxFram
 	v := info.Video
 	if v == nil {
 		if info.badVideo != "" {
-			return &Error{Reason: ReasonCorruptMedia, Detail: info.badVideo}
+			return transforms.DecodeError(ReasonCorruptMedia, info.badVideo)
 		}
-		return &Error{Reason: ReasonNoVideoStream, Detail: base + ": no video stream"}
+		return transforms.DecodeError(ReasonNoVideoStream, base+": no video stream")
 	}
 	w, h := v.Width, v.Height
 	if maxPixels <= 0 || maxPixels > maxFramePixels {
 		maxPixels = maxFramePixels
 	}
 	if int64(w)*int64(h) > int64(maxPixels) {
-		return &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: %dx%d frames have %d pixels, over the limit of %d",
-			base, w, h, int64(w)*int64(h), maxPixels)}
+		return transforms.DecodeError(ReasonTooLarge, fmt.Sprintf("%s: %dx%d frames have %d pixels, over the limit of %d",
+			base, w, h, int64(w)*int64(h), maxPixels))
 	}
 	prog, err := r.ffmpeg()
 	if err != nil {
@@ -191,7 +193,7 @@ func (r Runner) EachFrame(ctx context.Context, path string, fps float64, maxFram
 	}
 	waitErr := p.wait()
 	if tooMany && ctx.Err() == nil {
-		return &Error{Reason: ReasonTooLarge, Detail: fmt.Sprintf("%s: more than %d frames at %g fps", base, maxFrames, fps)}
+		return transforms.DecodeError(ReasonTooLarge, fmt.Sprintf("%s: more than %d frames at %g fps", base, maxFrames, fps))
 	}
 	if readErr != nil && ctx.Err() == nil { // the pipe failed, not ffmpeg: the machine's problem
 		return fmt.Errorf("av: frames: reading ffmpeg's output: %w", readErr)
@@ -204,9 +206,9 @@ func (r Runner) EachFrame(ctx context.Context, path string, fps float64, maxFram
 	}
 	switch {
 	case partial:
-		return &Error{Reason: ReasonCorruptMedia, Detail: base + ": ffmpeg's output ended inside a frame"}
+		return transforms.DecodeError(ReasonCorruptMedia, base+": ffmpeg's output ended inside a frame")
 	case n == 0:
-		return &Error{Reason: ReasonCorruptMedia, Detail: base + ": no frame could be decoded"}
+		return transforms.DecodeError(ReasonCorruptMedia, base+": no frame could be decoded")
 	case timeErr != nil:
 		return timeErr
 	}
@@ -253,7 +255,7 @@ func (s *showinfo) wait(ctx context.Context, i int) (float64, error) {
 		if s.err != nil {
 			err := s.err
 			s.mu.Unlock()
-			return 0, &Error{Reason: ReasonCorruptMedia, Detail: err.Error()}
+			return 0, transforms.DecodeError(ReasonCorruptMedia, err.Error())
 		}
 		if i < len(s.times) {
 			t := s.times[i]

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // Info describes a media file as ffprobe reads it.
@@ -145,7 +147,7 @@ func (r Runner) probe(ctx context.Context, url, abs string) (*Info, error) {
 	}
 	base := filepath.Base(abs)
 	if lim.over {
-		return nil, &Error{Reason: ReasonCorruptMedia, Detail: fmt.Sprintf("%s: ffprobe's description is over %d bytes", base, maxProbeOutput)}
+		return nil, transforms.DecodeError(ReasonCorruptMedia, fmt.Sprintf("%s: ffprobe's description is over %d bytes", base, maxProbeOutput))
 	}
 	return parseProbe(out.Bytes(), base)
 }
@@ -154,7 +156,7 @@ func (r Runner) probe(ctx context.Context, url, abs string) (*Info, error) {
 func parseProbe(data []byte, base string) (*Info, error) {
 	var pj ffprobeJSON
 	if err := json.Unmarshal(data, &pj); err != nil {
-		return nil, &Error{Reason: ReasonCorruptMedia, Detail: fmt.Sprintf("%s: ffprobe output: %v", base, err)}
+		return nil, transforms.DecodeError(ReasonCorruptMedia, fmt.Sprintf("%s: ffprobe output: %v", base, err))
 	}
 	info := &Info{Format: pj.Format.FormatName, Duration: seconds(pj.Format.Duration)}
 	for _, s := range pj.Streams {

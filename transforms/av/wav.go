@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // maxRIFFChunks bounds the walk over a WAV's chunks before its data chunk.
@@ -34,8 +36,8 @@ func checkWAV(abs string) error {
 		return fmt.Errorf("av: %s: %w", abs, err)
 	}
 	if missing > 0 {
-		return &Error{Reason: ReasonCorruptMedia, Detail: fmt.Sprintf(
-			"%s: truncated WAV: the data chunk is %d bytes short of the size its header declares", filepath.Base(abs), missing)}
+		return transforms.DecodeError(ReasonCorruptMedia, fmt.Sprintf(
+			"%s: truncated WAV: the data chunk is %d bytes short of the size its header declares", filepath.Base(abs), missing))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"time"
 
+	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
 )
 
@@ -59,33 +60,33 @@ func (hd header) size() (w, h int) {
 func probe(data []byte, lim DecodeLimits, scale func(w, h int) int) (hd header, err error) {
 	switch {
 	case len(data) == 0:
-		return hd, &DecodeError{Reason: ReasonEmptyFile, Detail: "0 bytes"}
+		return hd, transforms.DecodeError(ReasonEmptyFile, "0 bytes")
 	case lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes:
-		return hd, &DecodeError{Reason: ReasonTooLargeFile, Detail: fmt.Sprintf("%d bytes > %d", len(data), lim.MaxBytes)}
+		return hd, transforms.DecodeError(ReasonTooLargeFile, fmt.Sprintf("%d bytes > %d", len(data), lim.MaxBytes))
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
-			return hd, &DecodeError{Reason: ReasonUnknownFormat, Detail: sniff(data)}
+			return hd, transforms.DecodeError(ReasonUnknownFormat, sniff(data))
 		}
-		return hd, &DecodeError{Reason: ReasonDecodeError, Detail: format + " header: " + err.Error()}
+		return hd, transforms.DecodeError(ReasonDecodeError, format+" header: "+err.Error())
 	}
 	hd = header{format: format, w: cfg.Width, h: cfg.Height, sw: cfg.Width, sh: cfg.Height, n: 8, orient: 1}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return hd, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, cfg.Width, cfg.Height)}
+		return hd, transforms.DecodeError(ReasonZeroSize, fmt.Sprintf("%s %dx%d", format, cfg.Width, cfg.Height))
 	}
 	if px := int64(cfg.Width) * int64(cfg.Height); lim.MaxPixels > 0 && px > lim.MaxPixels {
-		return hd, &DecodeError{Reason: ReasonPixelLimit, Detail: fmt.Sprintf("%s %dx%d = %d pixels > %d", format, cfg.Width, cfg.Height, px, lim.MaxPixels)}
+		return hd, transforms.DecodeError(ReasonPixelLimit, fmt.Sprintf("%s %dx%d = %d pixels > %d", format, cfg.Width, cfg.Height, px, lim.MaxPixels))
 	}
 	w, h := int64(cfg.Width), int64(cfg.Height)
 	switch format {
 	case "jpeg":
 		info, err := jpegscale.Inspect(data)
 		if err != nil {
-			return hd, &DecodeError{Reason: ReasonDecodeError, Detail: "jpeg header: " + err.Error()}
+			return hd, transforms.DecodeError(ReasonDecodeError, "jpeg header: "+err.Error())
 		}
 		if lim.MaxScans > 0 && info.Scans > lim.MaxScans {
-			return hd, &DecodeError{Reason: ReasonTooManyScans, Detail: fmt.Sprintf("%d scans > %d", info.Scans, lim.MaxScans)}
+			return hd, transforms.DecodeError(ReasonTooManyScans, fmt.Sprintf("%d scans > %d", info.Scans, lim.MaxScans))
 		}
 		if scale != nil {
 			hd.n = scale(cfg.Width, cfg.Height)
@@ -275,7 +276,7 @@ func PlanInput(data []byte, im Options) (p Plan, reason, detail string) {
 func safeProbe(data []byte, lim DecodeLimits, scale func(w, h int) int) (hd header, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &DecodeError{Reason: ReasonDecoderPanic, Detail: fmt.Sprint(r)}
+			err = transforms.DecodeError(ReasonDecoderPanic, fmt.Sprint(r))
 		}
 	}()
 	return probe(data, lim, scale)
@@ -283,7 +284,7 @@ func safeProbe(data []byte, lim DecodeLimits, scale func(w, h int) int) (hd head
 
 // reasonOf is the reason and detail of a decode failure.
 func reasonOf(err error) (reason, detail string) {
-	var de *DecodeError
+	var de *transforms.InputError
 	if errors.As(err, &de) {
 		return de.Reason, de.Detail
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/disintegration/imaging"
+	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/vision/jpegscale"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -37,7 +38,7 @@ type DecodeLimits struct {
 	Deadline time.Time
 }
 
-// Reason codes of a DecodeError. They are stable: they name Beam counters
+// Reason codes of a decode failure (a transforms.InputError). They are stable: they name Beam counters
 // and the reason column of dead letters.
 const (
 	ReasonEmptyFile     = "empty_file"
@@ -56,22 +57,6 @@ const (
 	ReasonTimeout = "timeout"
 )
 
-// DecodeError is bad input, as opposed to a failure of the machine: the
-// pipeline turns it into a dead letter rather than failing the bundle.
-type DecodeError struct {
-	// Reason is one of the Reason* codes.
-	Reason string
-	// Detail is free text for a person: the decoder's message, the sizes.
-	Detail string
-}
-
-func (e *DecodeError) Error() string {
-	if e.Detail == "" {
-		return "vision: decode: " + e.Reason
-	}
-	return "vision: decode: " + e.Reason + ": " + e.Detail
-}
-
 // Decode decodes a JPEG, PNG, GIF (first frame only), BMP, TIFF or WebP image
 // and returns it as *image.NRGBA with its origin at (0,0), together with the
 // format's name ("jpeg", "png", "gif", "bmp", "tiff", "webp").
@@ -80,7 +65,7 @@ func (e *DecodeError) Error() string {
 // before its pixels are allocated. A JPEG's EXIF orientation (tag 0x0112,
 // values 2..8) is applied, so width and height are those a viewer shows.
 // A decoder panic is recovered. Every failure caused by the input is a
-// *DecodeError.
+// *transforms.InputError.
 func Decode(data []byte, lim DecodeLimits) (img *image.NRGBA, format string, err error) {
 	m, format, _, _, err := decode(data, lim, nil)
 	if err != nil {
@@ -146,7 +131,7 @@ func decode(data []byte, lim DecodeLimits, scale func(w, h int) int) (img image.
 		return nil, hd.format, 0, 0, err
 	}
 	if need := hd.decodeBytes + 4*int64(hd.sw)*int64(hd.sh); lim.MaxDecodeBytes > 0 && need > lim.MaxDecodeBytes {
-		return nil, hd.format, 0, 0, &DecodeError{Reason: ReasonTooLargeDecode, Detail: fmt.Sprintf("%s %dx%d: decoding it would hold %d bytes > %d", hd.format, hd.w, hd.h, need, lim.MaxDecodeBytes)}
+		return nil, hd.format, 0, 0, transforms.DecodeError(ReasonTooLargeDecode, fmt.Sprintf("%s %dx%d: decoding it would hold %d bytes > %d", hd.format, hd.w, hd.h, need, lim.MaxDecodeBytes))
 	}
 	return decodeProbed(data, hd, lim)
 }
@@ -157,7 +142,7 @@ func decodeProbed(data []byte, hd header, lim DecodeLimits) (img image.Image, fo
 	format = hd.format
 	defer func() {
 		if r := recover(); r != nil {
-			img, w, h, err = nil, 0, 0, &DecodeError{Reason: ReasonDecoderPanic, Detail: fmt.Sprint(r)}
+			img, w, h, err = nil, 0, 0, transforms.DecodeError(ReasonDecoderPanic, fmt.Sprint(r))
 		}
 	}()
 	var m image.Image
@@ -176,14 +161,14 @@ func decodeProbed(data []byte, hd header, lim DecodeLimits) (img image.Image, fo
 	}
 	switch {
 	case errors.Is(err, jpegscale.ErrDeadline), errors.Is(err, errDeadline), dr != nil && dr.expired:
-		return nil, format, 0, 0, &DecodeError{Reason: ReasonTimeout, Detail: fmt.Sprintf("%s %dx%d: decode past its deadline (image.timeout_s)", format, hd.w, hd.h)}
+		return nil, format, 0, 0, transforms.DecodeError(ReasonTimeout, fmt.Sprintf("%s %dx%d: decode past its deadline (image.timeout_s)", format, hd.w, hd.h))
 	case errors.Is(err, jpegscale.ErrTooManyScans):
-		return nil, format, 0, 0, &DecodeError{Reason: ReasonTooManyScans, Detail: fmt.Sprintf("more than %d scans", lim.MaxScans)}
+		return nil, format, 0, 0, transforms.DecodeError(ReasonTooManyScans, fmt.Sprintf("more than %d scans", lim.MaxScans))
 	case err != nil:
-		return nil, format, 0, 0, &DecodeError{Reason: ReasonDecodeError, Detail: format + ": " + err.Error()}
+		return nil, format, 0, 0, transforms.DecodeError(ReasonDecodeError, format+": "+err.Error())
 	}
 	if b := m.Bounds(); b.Dx() <= 0 || b.Dy() <= 0 {
-		return nil, format, 0, 0, &DecodeError{Reason: ReasonZeroSize, Detail: fmt.Sprintf("%s %dx%d", format, b.Dx(), b.Dy())}
+		return nil, format, 0, 0, transforms.DecodeError(ReasonZeroSize, fmt.Sprintf("%s %dx%d", format, b.Dx(), b.Dy()))
 	}
 	w, h = hd.w, hd.h
 	if hd.orient < 2 {

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/pretext-dev/pretext/transforms"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 )
@@ -268,7 +269,7 @@ func TestDecodePixelLimitAllocatesNothing(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	_, _, err := Decode(data, DecodeLimits{MaxPixels: 100_000_000})
 	runtime.ReadMemStats(&after)
-	var de *DecodeError
+	var de *transforms.InputError
 	if !errors.As(err, &de) || de.Reason != ReasonPixelLimit {
 		t.Fatalf("err = %v, want pixel_limit", err)
 	}
@@ -306,9 +307,9 @@ func TestDecodeErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img, _, err := Decode(tc.data, tc.lim)
-			var de *DecodeError
+			var de *transforms.InputError
 			if !errors.As(err, &de) {
-				t.Fatalf("err = %v (%T), want a *DecodeError", err, err)
+				t.Fatalf("err = %v (%T), want a *transforms.InputError", err, err)
 			}
 			if de.Reason != tc.reason {
 				t.Errorf("reason = %q (%v), want %q", de.Reason, err, tc.reason)

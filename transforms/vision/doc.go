@@ -3,7 +3,7 @@
 // inpainting (Pathak et al. 2016; Yu et al. 2019; He et al. 2022).
 //
 // The label logic is plain functions on plain values: Decode turns file bytes
-// into an *image.NRGBA (or a *DecodeError, which the pipeline turns into a
+// into an *image.NRGBA (or a *transforms.InputError, which the pipeline turns into a
 // dead letter), Resize brings it to the configured size, Colorize, Denoise and
 // Inpaint make one variant's input and label from it, and Encode writes the
 // image columns. Every random choice comes from the *rand.Rand the caller

@@ -12,7 +12,7 @@ import (
 
 // FuzzDecode feeds arbitrary bytes to the decoder and the preprocessing after
 // it, seeded with every committed image fixture (good, gray, odd formats and
-// bad ones). Bad input must come back as a *DecodeError, never a panic, and a
+// bad ones). Bad input must come back as a *transforms.InputError, never a panic, and a
 // decoded image must survive every resize mode.
 func FuzzDecode(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "images", "*", "*"))
@@ -41,7 +41,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		img, _, err := Decode(data, lim)
 		if err != nil {
-			var de *DecodeError
+			var de *transforms.InputError
 			if !errors.As(err, &de) || de.Reason == "" {
 				t.Fatalf("error without a reason: %v", err)
 			}
