@@ -1,9 +1,11 @@
 package transforms
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/pretext-dev/pretext/sinks"
@@ -92,3 +94,38 @@ func Names(modality string) []string {
 }
 
 func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+
+// Spec is one task of a run as a DoFn carries it (plain values only): its
+// name, its config as JSON and the dataset its rows go to.
+type Spec struct {
+	Name    string
+	Config  json.RawMessage
+	Dataset sinks.Dataset
+}
+
+// Resolve looks up the task called name, checks that its Impl is an L — the
+// labeler interface of the stage that runs it, kind naming that stage's
+// tasks ("image", "text", "audio", "video-group") — and decodes config
+// into a fresh config of the task. Every modality's labelers are made
+// through it, so a task configured where it cannot run fails alike
+// everywhere, naming the task, its modality and what its Impl is.
+func Resolve[L any](name string, config []byte, kind string) (L, Config, error) {
+	var none L
+	t, ok := Lookup(name)
+	if !ok {
+		return none, nil, fmt.Errorf("task %q is not registered in this binary", name)
+	}
+	lab, ok := t.Impl.(L)
+	if !ok {
+		article := "a"
+		if strings.ContainsRune("aeiou", rune(kind[0])) {
+			article = "an"
+		}
+		return none, nil, fmt.Errorf("task %q (modality %s) is not %s %s task: its Impl %T is no %s", name, t.Modality, article, kind, t.Impl, reflectTypeOf[L]())
+	}
+	cfg := t.NewConfig()
+	if err := json.Unmarshal(config, cfg); err != nil {
+		return none, nil, fmt.Errorf("config of task %q: %w", name, err)
+	}
+	return lab, cfg, nil
+}

@@ -1,7 +1,6 @@
 package audio
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
@@ -118,17 +117,9 @@ func NewLabelers(names []string, configs [][]byte) (*Labelers, error) {
 	}
 	l := &Labelers{names: names}
 	for i, name := range names {
-		t, ok := transforms.Lookup(name)
-		if !ok {
-			return nil, fmt.Errorf("audio: task %q is not registered in this binary", name)
-		}
-		lab, ok := t.Impl.(Labeler)
-		if !ok {
-			return nil, fmt.Errorf("audio: task %q (modality %s) is not an audio task: its Impl %T is no audio.Labeler", name, t.Modality, t.Impl)
-		}
-		cfg := t.NewConfig()
-		if err := json.Unmarshal(configs[i], cfg); err != nil {
-			return nil, fmt.Errorf("audio: config of task %q: %w", name, err)
+		lab, cfg, err := transforms.Resolve[Labeler](name, configs[i], "audio")
+		if err != nil {
+			return nil, fmt.Errorf("audio: %w", err)
 		}
 		l.labelers = append(l.labelers, lab)
 		l.configs = append(l.configs, cfg)

@@ -1,7 +1,6 @@
 package av
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 
@@ -128,17 +127,9 @@ func NewGroupTasks(names []string, configs [][]byte, p Prep) (*GroupTasks, error
 	}
 	gt := &GroupTasks{names: names}
 	for i, name := range names {
-		t, ok := transforms.Lookup(name)
-		if !ok {
-			return nil, fmt.Errorf("av: task %q is not registered in this binary", name)
-		}
-		lab, ok := t.Impl.(GroupLabeler)
-		if !ok {
-			return nil, fmt.Errorf("av: task %q (modality %s) is not a video-group task: its Impl %T is no av.GroupLabeler", name, t.Modality, t.Impl)
-		}
-		cfg := t.NewConfig()
-		if err := json.Unmarshal(configs[i], cfg); err != nil {
-			return nil, fmt.Errorf("av: config of task %q: %w", name, err)
+		lab, cfg, err := transforms.Resolve[GroupLabeler](name, configs[i], "video-group")
+		if err != nil {
+			return nil, fmt.Errorf("av: %w", err)
 		}
 		task, err := lab.Ready(cfg, p)
 		if err != nil {

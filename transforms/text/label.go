@@ -2,7 +2,6 @@ package text
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/pretext-dev/pretext/sinks"
@@ -67,11 +66,7 @@ var _ RowWriter = (*sinks.Writer)(nil)
 const ReasonNoRows = "no_rows"
 
 // TaskSpec is one text task of a run as the pipeline's DoFns carry it.
-type TaskSpec struct {
-	Name    string
-	Config  json.RawMessage // the task's config as JSON
-	Dataset sinks.Dataset
-}
+type TaskSpec = transforms.Spec
 
 // Labelers are the text tasks of a run, ready to label documents.
 type Labelers struct {
@@ -84,17 +79,9 @@ type Labelers struct {
 func NewLabelers(specs []TaskSpec, seed int64, v *Vocab) (*Labelers, error) {
 	l := &Labelers{}
 	for _, ts := range specs {
-		t, ok := transforms.Lookup(ts.Name)
-		if !ok {
-			return nil, fmt.Errorf("text: task %q is not registered in this binary", ts.Name)
-		}
-		lab, ok := t.Impl.(Labeler)
-		if !ok {
-			return nil, fmt.Errorf("text: task %q (%s) does not label text: its Impl is a %T, not a text.Labeler", ts.Name, t.Modality, t.Impl)
-		}
-		cfg := t.NewConfig()
-		if err := json.Unmarshal(ts.Config, cfg); err != nil {
-			return nil, fmt.Errorf("text: config of task %q: %w", ts.Name, err)
+		lab, cfg, err := transforms.Resolve[Labeler](ts.Name, ts.Config, "text")
+		if err != nil {
+			return nil, fmt.Errorf("text: %w", err)
 		}
 		l.labelers = append(l.labelers, lab)
 		l.envs = append(l.envs, Env{Seed: seed, Task: ts.Name, Config: cfg, Vocab: v})

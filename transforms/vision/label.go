@@ -2,7 +2,6 @@ package vision
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -59,11 +58,7 @@ type Labeler interface {
 }
 
 // TaskSpec is one task of a run as a labeling DoFn carries it.
-type TaskSpec struct {
-	Name    string
-	Config  json.RawMessage // the task's config as JSON
-	Dataset sinks.Dataset
-}
+type TaskSpec = transforms.Spec
 
 // Labelers are the image tasks of a run, ready to label examples.
 type Labelers struct {
@@ -76,17 +71,9 @@ type Labelers struct {
 func NewLabelers(specs []TaskSpec) (*Labelers, error) {
 	l := &Labelers{specs: specs}
 	for _, ts := range specs {
-		t, ok := transforms.Lookup(ts.Name)
-		if !ok {
-			return nil, fmt.Errorf("vision: task %q is not registered in this binary", ts.Name)
-		}
-		lab, ok := t.Impl.(Labeler)
-		if !ok {
-			return nil, fmt.Errorf("vision: task %q is not an image task", ts.Name)
-		}
-		cfg := t.NewConfig()
-		if err := json.Unmarshal(ts.Config, cfg); err != nil {
-			return nil, fmt.Errorf("vision: config of task %q: %w", ts.Name, err)
+		lab, cfg, err := transforms.Resolve[Labeler](ts.Name, ts.Config, "image")
+		if err != nil {
+			return nil, fmt.Errorf("vision: %w", err)
 		}
 		l.labelers = append(l.labelers, lab)
 		l.configs = append(l.configs, cfg)
