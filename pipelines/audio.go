@@ -70,14 +70,14 @@ type audioFn struct {
 	mels      *sync.Pool // of *audio.Mel, one per worker computing at once
 	runner    av.Runner
 	ffmpegErr error
-	writers   []*sinks.Writer
-	pool      *beamsink.Pool[transforms.FileRef, clipped]
+	run       perInput[clipped]
 }
 
 func (f *audioFn) Setup() error {
 	// A request over the budget runs alone, so no floor is needed for
 	// every input to fit.
 	beamsink.SetMemoryBudget(beamsink.MemoryBudget(f.WorkerMemoryMB, 0))
+	f.run.setup("audio")
 	names := make([]string, len(f.Tasks))
 	cfgs := make([][]byte, len(f.Tasks))
 	for i, t := range f.Tasks {
@@ -101,18 +101,9 @@ func (f *audioFn) Setup() error {
 }
 
 func (f *audioFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
-	f.writers = f.writers[:0]
-	for _, ts := range f.Tasks {
-		w, err := sinks.NewWriter(ctx, ts.Dataset)
-		if err != nil {
-			return err
-		}
-		f.writers = append(f.writers, w)
-	}
-	f.pool = beamsink.NewPool(ctx, beamsink.PoolSize(), f.clips, func(ref transforms.FileRef, err error) clipped {
+	return f.run.start(ctx, f.Tasks, f.clips, func(ref transforms.FileRef, err error) clipped {
 		return clipped{ref: ref, err: fmt.Errorf("audio: %s: %w", ref.Key, err)}
 	})
-	return nil
 }
 
 // clipped is what f.clips makes of one input.
@@ -167,8 +158,7 @@ func (f *audioFn) clips(ctx context.Context, ref transforms.FileRef) clipped {
 }
 
 func (f *audioFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _ func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	transforms.Live.Inputs.Add(1)
-	return f.pool.Submit(ref, func(c clipped) error { return f.write(ctx, c, emitDead, outcome) })
+	return f.run.submit(ctx, ref, func(c clipped) error { return f.write(ctx, c, emitDead, outcome) })
 }
 
 // write adds the rows of one input to its tasks' writers, or counts its
@@ -178,20 +168,18 @@ func (f *audioFn) write(ctx context.Context, c clipped, emitDead func(sinks.Dead
 	case c.err != nil:
 		return c.err
 	case c.stage != "":
-		transforms.EndInput(c.ref, c.stage, c.reason, c.detail, emitDead, outcome)
+		f.run.end(ctx, c.ref, c.stage, c.reason, c.detail, emitDead, outcome)
 		return nil
 	}
 	for _, p := range c.rows {
-		w := f.writers[p.Task]
-		if err := w.Add(ctx, p.Key, p.Row.Row, p.Size); err != nil {
+		if err := f.run.add(ctx, p.Task, p.Key, p.Row.Row, p.Size); err != nil {
 			return err
 		}
 		for _, st := range p.Stats {
-			w.Count(st.Name, st.N)
+			f.run.count(p.Task, st.Name, st.N)
 		}
 	}
-	transforms.Live.Rows.Add(int64(len(c.rows)))
-	outcome(sinks.OutcomeLabeled)
+	f.run.labeled(ctx, len(c.rows), outcome)
 	return nil
 }
 
@@ -355,14 +343,5 @@ func (f *audioFn) rows(ref transforms.FileRef, x []float32) (rows []audio.Pendin
 }
 
 func (f *audioFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	if err := f.pool.Close(func(c clipped) error { return f.write(ctx, c, emitDead, outcome) }); err != nil {
-		return err
-	}
-	for _, w := range f.writers {
-		if err := w.Finish(ctx, emitTemp); err != nil {
-			return err
-		}
-	}
-	f.writers = f.writers[:0]
-	return nil
+	return f.run.finish(ctx, func(c clipped) error { return f.write(ctx, c, emitDead, outcome) }, emitTemp)
 }

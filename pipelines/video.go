@@ -118,9 +118,8 @@ type videoFn struct {
 	runner   av.Runner
 	mels     *sync.Pool // of *audio.Mel, one per worker computing at once
 	labelers *vision.Labelers
-	writers  []*sinks.Writer
+	run      perInput[*fetched]
 	bucket   *sinks.Writer
-	pool     *beamsink.Pool[transforms.FileRef, *fetched]
 	// tmp is the bundle's temporary folder: a subfolder per video between
 	// its fetch and its labelling.
 	tmp string
@@ -137,6 +136,7 @@ func (f *videoFn) Setup() error {
 	if err := f.runner.Check(); err != nil {
 		return fmt.Errorf("video pipeline worker: %w", err)
 	}
+	f.run.setup("video")
 	l, err := vision.NewLabelers(f.Tasks)
 	if err != nil {
 		return err
@@ -151,13 +151,11 @@ func (f *videoFn) Setup() error {
 }
 
 func (f *videoFn) StartBundle(ctx context.Context, _, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
-	f.writers = f.writers[:0]
-	for _, ts := range f.Tasks {
-		w, err := sinks.NewWriter(ctx, ts.Dataset)
-		if err != nil {
-			return err
-		}
-		f.writers = append(f.writers, w)
+	err := f.run.start(ctx, f.Tasks, f.fetch, func(ref transforms.FileRef, err error) *fetched {
+		return &fetched{ref: ref, err: fmt.Errorf("video: %s: %w", ref.Key, err)}
+	})
+	if err != nil {
+		return err
 	}
 	if f.grouped() {
 		w, err := sinks.NewWriter(ctx, f.Buckets)
@@ -171,9 +169,6 @@ func (f *videoFn) StartBundle(ctx context.Context, _, _ func(sinks.TempFile), _ 
 		return err
 	}
 	f.tmp = dir
-	f.pool = beamsink.NewPool(ctx, beamsink.PoolSize(), f.fetch, func(ref transforms.FileRef, err error) *fetched {
-		return &fetched{ref: ref, err: fmt.Errorf("video: %s: %w", ref.Key, err)}
-	})
 	return nil
 }
 
@@ -182,8 +177,7 @@ func (f *videoFn) StartBundle(ctx context.Context, _, _ func(sinks.TempFile), _ 
 type outcome struct{ stage, reason, detail string }
 
 func (f *videoFn) ProcessElement(ctx context.Context, ref transforms.FileRef, _, _ func(sinks.TempFile), emitDead func(sinks.DeadLetter), emitOutcome func(string)) error {
-	transforms.Live.Inputs.Add(1)
-	return f.pool.Submit(ref, func(fe *fetched) error { return f.write(ctx, fe, emitDead, emitOutcome) })
+	return f.run.submit(ctx, ref, func(fe *fetched) error { return f.write(ctx, fe, emitDead, emitOutcome) })
 }
 
 // fetched is a video made ready to label by f.fetch: probed, its sound's
@@ -207,25 +201,27 @@ func (f *videoFn) write(ctx context.Context, fe *fetched, emitDead func(sinks.De
 		defer os.RemoveAll(fe.dir)
 	}
 	o, err := fe.out, fe.err
+	rows := 0
 	if err == nil && o == nil {
-		err = f.labelSpool(ctx, fe)
+		rows, err = f.labelSpool(ctx, fe)
 	}
 	if err != nil {
 		return err
 	}
 	if o == nil {
-		emitOutcome(sinks.OutcomeLabeled)
+		f.run.labeled(ctx, rows, emitOutcome)
 		return nil
 	}
-	transforms.EndInput(fe.ref, o.stage, o.reason, o.detail, emitDead, emitOutcome)
+	f.run.end(ctx, fe.ref, o.stage, o.reason, o.detail, emitDead, emitOutcome)
 	return nil
 }
 
-// labelSpool reads a fetched video's spooled frames back and labels them.
-func (f *videoFn) labelSpool(ctx context.Context, fe *fetched) error {
+// labelSpool reads a fetched video's spooled frames back and labels them; it
+// returns the number of rows written.
+func (f *videoFn) labelSpool(ctx context.Context, fe *fetched) (int, error) {
 	spool, err := os.Open(filepath.Join(fe.dir, "frames"))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer spool.Close()
 	return f.label(ctx, fe.ref, fe.info, fe.track, fe.times, bufio.NewReaderSize(spool, 1<<20))
@@ -379,8 +375,8 @@ func (f *videoFn) features(x []float32) *audioTrack {
 }
 
 // label reads the spooled frames back, makes each frame's image-task rows
-// and, for the group tasks, the video's av.Video.
-func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.Info, track *audioTrack, times []float64, r io.Reader) error {
+// and, for the group tasks, the video's av.Video; it returns the rows written.
+func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.Info, track *audioTrack, times []float64, r io.Reader) (int, error) {
 	split := vision.SplitOf(ref.Key, f.Split)
 	enc := vision.Encoding{Format: f.Image.Encoding, PNGLevel: f.Image.PNGLevel, JPEGQuality: f.Image.JPEGQuality}
 	doc := av.Video{Key: ref.Key, Source: ref.Source, Split: split}
@@ -391,7 +387,7 @@ func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.In
 	for _, t := range times {
 		img, err := readFrame(r)
 		if err != nil {
-			return fmt.Errorf("video: reading spooled frames: %w", err)
+			return n, fmt.Errorf("video: reading spooled frames: %w", err)
 		}
 		if info.Duration > 0 && t >= info.Duration {
 			// A frame past the container's end (some muxers report a short
@@ -404,50 +400,41 @@ func (f *videoFn) label(ctx context.Context, ref transforms.FileRef, info *av.In
 		rows, err := f.labelers.Label(f.Seed, ex)
 		if err != nil {
 			// One odd frame is skipped and counted, not the whole video.
-			for _, w := range f.writers {
-				w.Count("frame_label_errors", 1)
-			}
+			f.run.countAll("frame_label_errors", 1)
 			continue
 		}
 		for _, p := range rows {
-			if err := f.writers[p.Task].Add(ctx, ex.Key, p.Row, p.Size); err != nil {
-				return err
+			if err := f.run.add(ctx, p.Task, ex.Key, p.Row, p.Size); err != nil {
+				return n, err
 			}
 			for _, st := range p.Stats {
-				f.writers[p.Task].Count(st, 1)
+				f.run.count(p.Task, st, 1)
 			}
 		}
 		n += len(rows)
 		if f.grouped() {
 			data, err := ex.Target()
 			if err != nil {
-				return fmt.Errorf("video: encoding frame: %w", err)
+				return n, fmt.Errorf("video: encoding frame: %w", err)
 			}
 			b := img.Bounds()
 			doc.Frames = append(doc.Frames, av.VideoFrame{Time: t, Width: int32(b.Dx()), Height: int32(b.Dy()), Data: data})
 		}
 	}
-	transforms.Live.Rows.Add(int64(n))
 	if f.grouped() {
-		return f.bucket.Add(ctx, doc.Key, doc, doc.RowBytes()+256)
+		return n, f.bucket.Add(ctx, doc.Key, doc, doc.RowBytes()+256)
 	}
-	return nil
+	return n, nil
 }
 
 func (f *videoFn) FinishBundle(ctx context.Context, emitTemp, emitBucket func(sinks.TempFile), emitDead func(sinks.DeadLetter), emitOutcome func(string)) error {
-	if err := f.pool.Close(func(fe *fetched) error { return f.write(ctx, fe, emitDead, emitOutcome) }); err != nil {
+	if err := f.run.finish(ctx, func(fe *fetched) error { return f.write(ctx, fe, emitDead, emitOutcome) }, emitTemp); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(f.tmp); err != nil {
 		return err
 	}
 	f.tmp = ""
-	for _, w := range f.writers {
-		if err := w.Finish(ctx, emitTemp); err != nil {
-			return err
-		}
-	}
-	f.writers = f.writers[:0]
 	if f.bucket != nil {
 		err := f.bucket.Finish(ctx, emitBucket)
 		f.bucket = nil
@@ -459,9 +446,7 @@ func (f *videoFn) FinishBundle(ctx context.Context, emitTemp, emitBucket func(si
 // Teardown removes the temporary folder of a bundle that failed: the frames
 // of videos fetched but never labelled.
 func (f *videoFn) Teardown() error {
-	if f.pool != nil {
-		f.pool.Abort()
-	}
+	f.run.abort()
 	if f.tmp == "" {
 		return nil
 	}

@@ -48,21 +48,11 @@ type labelFn struct {
 	Tasks          []vision.TaskSpec
 
 	labelers *vision.Labelers
-	writers  []*sinks.Writer
-	pool     *beamsink.Pool[transforms.FileRef, vision.Labeled]
-	inputs   beam.Counter
-	labeled  beam.Counter
-	rows     beam.Counter
-	dead     beam.Counter
-	filtered beam.Counter
+	run      perInput[vision.Labeled]
 }
 
 func (f *labelFn) Setup() error {
-	f.inputs = beam.NewCounter("pretext", "image_inputs")
-	f.labeled = beam.NewCounter("pretext", "image_labeled")
-	f.rows = beam.NewCounter("pretext", "rows")
-	f.dead = beam.NewCounter("pretext", "dead_letters")
-	f.filtered = beam.NewCounter("pretext", "filtered")
+	f.run.setup("image")
 	l, err := vision.NewLabelers(f.Tasks)
 	f.labelers = l
 	beamsink.SetMemoryBudget(beamsink.MemoryBudget(f.WorkerMemoryMB, int64(f.Image.MaxDecodeMB)<<20))
@@ -70,24 +60,13 @@ func (f *labelFn) Setup() error {
 }
 
 func (f *labelFn) StartBundle(ctx context.Context, _ func(sinks.TempFile), _ func(sinks.DeadLetter), _ func(string)) error {
-	f.writers = f.writers[:0]
-	for _, ts := range f.Tasks {
-		w, err := sinks.NewWriter(ctx, ts.Dataset)
-		if err != nil {
-			return err
-		}
-		f.writers = append(f.writers, w)
-	}
-	f.pool = beamsink.NewPool(ctx, beamsink.PoolSize(), f.label, func(ref transforms.FileRef, err error) vision.Labeled {
+	return f.run.start(ctx, f.Tasks, f.label, func(ref transforms.FileRef, err error) vision.Labeled {
 		return vision.Labeled{Ref: ref, Err: fmt.Errorf("vision: %s: %w", ref.Key, err)}
 	})
-	return nil
 }
 
 func (f *labelFn) ProcessElement(ctx context.Context, ref transforms.FileRef, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	f.inputs.Inc(ctx, 1)
-	transforms.Live.Inputs.Add(1)
-	return f.pool.Submit(ref, func(l vision.Labeled) error { return f.write(ctx, l, emitDead, outcome) })
+	return f.run.submit(ctx, ref, func(l vision.Labeled) error { return f.write(ctx, l, emitDead, outcome) })
 }
 
 // write adds the rows of one labeled input to the writers, or counts its
@@ -97,42 +76,25 @@ func (f *labelFn) write(ctx context.Context, l vision.Labeled, emitDead func(sin
 	case l.Err != nil:
 		return l.Err
 	case l.Stage != "":
-		if l.Stage == transforms.StageFilter {
-			f.filtered.Inc(ctx, 1)
-		} else {
-			f.dead.Inc(ctx, 1)
-		}
-		transforms.EndInput(l.Ref, l.Stage, l.Reason, l.Detail, emitDead, outcome)
+		f.run.end(ctx, l.Ref, l.Stage, l.Reason, l.Detail, emitDead, outcome)
 		return nil
 	}
 	for _, p := range l.Rows {
-		if err := f.writers[p.Task].Add(ctx, l.Ref.Key, p.Row, p.Size); err != nil {
+		if err := f.run.add(ctx, p.Task, l.Ref.Key, p.Row, p.Size); err != nil {
 			return err
 		}
 		for _, st := range p.Stats {
-			f.writers[p.Task].Count(st, 1)
+			f.run.count(p.Task, st, 1)
 		}
 	}
-	f.rows.Inc(ctx, int64(len(l.Rows)))
-	f.labeled.Inc(ctx, 1)
-	transforms.Live.Rows.Add(int64(len(l.Rows)))
-	outcome(sinks.OutcomeLabeled)
+	f.run.labeled(ctx, len(l.Rows), outcome)
 	return nil
 }
 
 // safeLabel turns a panic in a label function into an error, so one odd image
 // is a dead letter rather than a failed job.
 func (f *labelFn) FinishBundle(ctx context.Context, emitTemp func(sinks.TempFile), emitDead func(sinks.DeadLetter), outcome func(string)) error {
-	if err := f.pool.Close(func(l vision.Labeled) error { return f.write(ctx, l, emitDead, outcome) }); err != nil {
-		return err
-	}
-	for _, w := range f.writers {
-		if err := w.Finish(ctx, emitTemp); err != nil {
-			return err
-		}
-	}
-	f.writers = f.writers[:0]
-	return nil
+	return f.run.finish(ctx, func(l vision.Labeled) error { return f.write(ctx, l, emitDead, outcome) }, emitTemp)
 }
 
 // label reads, prepares and labels one input (vision.Labelers.LabelInput)

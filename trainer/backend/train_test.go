@@ -40,7 +40,7 @@ func tinyAutoencoder(conv convLayer) train.ModelFn {
 	}
 }
 
-// benchAutoencoder is the model of the TRAINER.md measurements, with a 1-channel output:
+// benchAutoencoder is the model of the measurements in docs/trainer.md, with a 1-channel output:
 // 32×32×1 → 16×16×16 → 8×8×32 → 16×16×16 → 32×32×1, 10k parameters.
 func benchAutoencoder(conv convLayer) train.ModelFn {
 	return func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
