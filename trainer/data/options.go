@@ -1,10 +1,9 @@
 package data
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 
+	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/text"
 )
 
@@ -94,50 +93,47 @@ var Maskings = []string{"", "static", "dynamic"}
 
 // Validate reports every bad field.
 func (o Options) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	if o.Task != "" && readerOf(o.Task) == nil {
-		bad("Task", "unknown task %q (the loader reads %v)", o.Task, Tasks())
+		f.Addf("Task", "unknown task %q (the loader reads %v)", o.Task, Tasks())
 	}
 	if !slices.Contains(Splits, o.Split) {
-		bad("Split", "must be train, val, test or empty (got %q)", o.Split)
+		f.Addf("Split", "must be train, val, test or empty (got %q)", o.Split)
 	}
 	if o.BatchSize < 1 {
-		bad("BatchSize", "must be >= 1 (got %d)", o.BatchSize)
+		f.Addf("BatchSize", "must be >= 1 (got %d)", o.BatchSize)
 	}
 	if o.ShuffleBuffer < 0 || o.ShuffleBuffer > 1<<26 {
-		bad("ShuffleBuffer", "must be in [0, %d] (got %d)", 1<<26, o.ShuffleBuffer)
+		f.Addf("ShuffleBuffer", "must be in [0, %d] (got %d)", 1<<26, o.ShuffleBuffer)
 	}
 	if o.Epochs < 0 {
-		bad("Epochs", "must be >= 0 (got %d)", o.Epochs)
+		f.Addf("Epochs", "must be >= 0 (got %d)", o.Epochs)
 	}
 	if o.Limit < 0 {
-		bad("Limit", "must be >= 0 (got %d)", o.Limit)
+		f.Addf("Limit", "must be >= 0 (got %d)", o.Limit)
 	}
 	if o.Workers < 0 {
-		bad("Workers", "must be >= 0 (got %d)", o.Workers)
+		f.Addf("Workers", "must be >= 0 (got %d)", o.Workers)
 	}
 	if o.AudioFrames < 0 {
-		bad("AudioFrames", "must be >= 0 (got %d)", o.AudioFrames)
+		f.Addf("AudioFrames", "must be >= 0 (got %d)", o.AudioFrames)
 	}
 	if o.MaxSeqLen < 0 {
-		bad("MaxSeqLen", "must be >= 0 (got %d)", o.MaxSeqLen)
+		f.Addf("MaxSeqLen", "must be >= 0 (got %d)", o.MaxSeqLen)
 	}
 	if o.MaxPredictions < 0 {
-		bad("MaxPredictions", "must be >= 0 (got %d)", o.MaxPredictions)
+		f.Addf("MaxPredictions", "must be >= 0 (got %d)", o.MaxPredictions)
 	}
 	if !slices.Contains(Maskings, o.Masking) {
-		bad("Masking", "must be static, dynamic or empty (got %q)", o.Masking)
+		f.Addf("Masking", "must be static, dynamic or empty (got %q)", o.Masking)
 	}
 	if o.MaskedLMProb < 0 || o.MaskedLMProb > 1 {
-		bad("MaskedLMProb", "must be in [0, 1] (got %g)", o.MaskedLMProb)
+		f.Addf("MaskedLMProb", "must be in [0, 1] (got %g)", o.MaskedLMProb)
 	}
 	if o.Resume != nil {
 		if o.Resume.Epoch < 0 || o.Resume.Draws < 0 {
-			bad("Resume", "negative position (epoch %d, draws %d)", o.Resume.Epoch, o.Resume.Draws)
+			f.Addf("Resume", "negative position (epoch %d, draws %d)", o.Resume.Epoch, o.Resume.Draws)
 		}
 	}
-	return errors.Join(errs...)
+	return f.Err()
 }

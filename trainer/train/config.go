@@ -2,13 +2,13 @@ package train
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/pretext-dev/pretext/trainer/model"
+	"github.com/pretext-dev/pretext/transforms"
 )
 
 // Config is a pretraining run (configs/train-*.yaml).
@@ -124,57 +124,54 @@ func Parse(raw []byte) (Config, error) {
 
 // Validate reports every bad field, by path.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{}
 	if c.Output == "" {
-		bad("output", "required")
+		f.Addf("output", "required")
 	}
 	switch c.model() {
 	case ConvModel:
 		if err := c.Model.Validate(); err != nil {
-			bad("model", "%v", err)
+			f.Addf("model", "%v", err)
 		}
 	case BERTModel:
 		if err := c.BERT.Validate(); err != nil {
-			bad("bert", "%v", err)
+			f.Addf("bert", "%v", err)
 		}
 	case AVModel:
-		c.validateAV(bad)
+		c.validateAV(f.Addf)
 	}
 	if c.BERT != nil && c.AV != nil {
-		bad("av", "a run trains one model: bert: and av: can't both be set")
+		f.Addf("av", "a run trains one model: bert: and av: can't both be set")
 	} else {
-		c.checkModels(bad)
+		c.checkModels(f.Addf)
 	}
 	if len(c.Data) == 0 {
-		bad("data", "at least one dataset")
+		f.Addf("data", "at least one dataset")
 	}
 	for i, d := range c.Data {
-		checkDataset(fmt.Sprintf("data[%d]", i), d, bad)
+		checkDataset(fmt.Sprintf("data[%d]", i), d, f.Addf)
 	}
 	s := c.Train
 	if s.Steps < 1 {
-		bad("train.steps", "must be >= 1 (got %d)", s.Steps)
+		f.Addf("train.steps", "must be >= 1 (got %d)", s.Steps)
 	}
 	if s.BatchSize < 1 {
-		bad("train.batch_size", "must be >= 1 (got %d)", s.BatchSize)
+		f.Addf("train.batch_size", "must be >= 1 (got %d)", s.BatchSize)
 	}
 	if s.LearningRate <= 0 {
-		bad("train.learning_rate", "must be > 0 (got %g)", s.LearningRate)
+		f.Addf("train.learning_rate", "must be > 0 (got %g)", s.LearningRate)
 	}
 	if s.ShuffleBuffer < 0 {
-		bad("train.shuffle_buffer", "must be >= 0 (got %d)", s.ShuffleBuffer)
+		f.Addf("train.shuffle_buffer", "must be >= 0 (got %d)", s.ShuffleBuffer)
 	}
 	if s.CheckpointEvery < 1 {
-		bad("train.checkpoint_every", "must be >= 1 (got %d)", s.CheckpointEvery)
+		f.Addf("train.checkpoint_every", "must be >= 1 (got %d)", s.CheckpointEvery)
 	}
 	if s.Keep < 1 {
-		bad("train.keep", "must be >= 1 (got %d)", s.Keep)
+		f.Addf("train.keep", "must be >= 1 (got %d)", s.Keep)
 	}
 	if s.LogEvery < 1 {
-		bad("train.log_every", "must be >= 1 (got %d)", s.LogEvery)
+		f.Addf("train.log_every", "must be >= 1 (got %d)", s.LogEvery)
 	}
-	return errors.Join(errs...)
+	return f.Err()
 }

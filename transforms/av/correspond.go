@@ -1,8 +1,6 @@
 package av
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -63,30 +61,27 @@ func DefaultCorrespond() CorrespondConfig {
 
 // Validate implements transforms.Config.
 func (c *CorrespondConfig) Validate(path string) error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
-	}
+	f := transforms.Fields{Path: path}
 	if !(c.PositiveShare > 0 && c.PositiveShare < 1) {
-		bad("positive_share", "must be in (0, 1) (got %v)", c.PositiveShare)
+		f.Addf("positive_share", "must be in (0, 1) (got %v)", c.PositiveShare)
 	}
 	n := c.Negatives
 	if !(n.OtherVideo >= 0 && n.OtherVideo <= 1) {
-		bad("negatives.other_video", "must be in [0, 1] (got %v)", n.OtherVideo)
+		f.Addf("negatives.other_video", "must be in [0, 1] (got %v)", n.OtherVideo)
 	}
 	if !(n.TimeShift >= 0 && n.TimeShift <= 1) {
-		bad("negatives.time_shift", "must be in [0, 1] (got %v)", n.TimeShift)
+		f.Addf("negatives.time_shift", "must be in [0, 1] (got %v)", n.TimeShift)
 	}
 	if s := n.OtherVideo + n.TimeShift; math.Abs(s-1) > 1e-9 {
-		bad("negatives", "other_video + time_shift must be 1 (got %v)", s)
+		f.Addf("negatives", "other_video + time_shift must be 1 (got %v)", s)
 	}
 	if !(c.WindowSeconds >= 0.1 && c.WindowSeconds <= 60) {
-		bad("window_s", "must be in [0.1, 60] (got %v)", c.WindowSeconds)
+		f.Addf("window_s", "must be in [0.1, 60] (got %v)", c.WindowSeconds)
 	}
 	if !(c.MinOffsetSeconds >= 0 && c.MinOffsetSeconds <= 3600) {
-		bad("min_offset_s", "must be in [0, 3600] (got %v)", c.MinOffsetSeconds)
+		f.Addf("min_offset_s", "must be in [0, 3600] (got %v)", c.MinOffsetSeconds)
 	}
-	return errors.Join(errs...)
+	return f.Err()
 }
 
 // correspondTask is av_correspond's GroupLabeler.
