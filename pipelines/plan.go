@@ -61,6 +61,7 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 		if t.Info != nil {
 			c.Info = t.Info(cfg.Tasks[name])
 		}
+		c.Rates = t.Rates
 		p.Commits = append(p.Commits, c)
 	}
 	// Dead letters of the run: one small shard, committed like a task.

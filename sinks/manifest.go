@@ -174,21 +174,21 @@ func (m *Manifest) encode() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ratesOf derives the shares a reader wants from label statistics: for
-// masked-LM data the effective mask rate, the [MASK]/random/kept split and
-// the random-next share.
-func ratesOf(stats map[string]int64) map[string]float64 {
+// Rate is a share a task's manifest derives from two of its label
+// statistics: Num / Den, when Den is counted (a task declares its rates:
+// transforms.Task.Rates; mlm_nsp's effective mask rate is masked / tokens).
+type Rate struct {
+	Name, Num, Den string
+}
+
+// ratesOf computes the declared rates from the statistics.
+func ratesOf(stats map[string]int64, rates []Rate) map[string]float64 {
 	r := map[string]float64{}
-	share := func(name, num, den string) {
-		if stats[den] > 0 {
-			r[name] = float64(stats[num]) / float64(stats[den])
+	for _, rt := range rates {
+		if stats[rt.Den] > 0 {
+			r[rt.Name] = float64(stats[rt.Num]) / float64(stats[rt.Den])
 		}
 	}
-	share("mask_rate", "masked", "tokens")
-	share("mask_token_share", "replaced_mask", "masked")
-	share("random_token_share", "replaced_random", "masked")
-	share("kept_token_share", "replaced_kept", "masked")
-	share("random_next_share", "random_next", "instances")
 	if len(r) == 0 {
 		return nil
 	}

@@ -25,6 +25,8 @@ type Commit struct {
 	// Config is the resolved label-shaping config, as JSON.
 	Config json.RawMessage
 	Info   map[string]int64
+	// Rates are the shares the manifest derives from the statistics.
+	Rates []Rate
 }
 
 // metadata is the key/value metadata in every shard's footer.
@@ -200,7 +202,7 @@ func Publish(ctx context.Context, c Commit, stagedIter func(*StagedShard) bool, 
 		}
 		m.Shards = append(m.Shards, ShardEntry{Path: names[k], Rows: sh.Rows, Bytes: sh.Bytes, SHA256: sh.SHA256})
 	}
-	m.Rates = ratesOf(m.Stats)
+	m.Rates = ratesOf(m.Stats, c.Rates)
 	data, err := m.encode()
 	if err != nil {
 		return "", err

@@ -34,6 +34,9 @@ type Task struct {
 	// Info, when set, gives the numbers the task's manifest carries in
 	// "info" for its readers (colorize: the number of ab bins).
 	Info func(Config) map[string]int64
+	// Rates, when set, are the shares the task's manifest derives from its
+	// label statistics (mlm_nsp: the effective mask rate, masked / tokens).
+	Rates []sinks.Rate
 }
 
 var (

@@ -21,6 +21,15 @@ func init() {
 		NewConfig: func() transforms.Config { c := DefaultInstanceConfig(); return &c },
 		Format:    sinks.FormatOf[sinks.MLMRow](),
 		Impl:      mlmNSP{},
+		// The effective mask rate, the [MASK]/random/kept split and the
+		// random-next share, from the counts each instance adds.
+		Rates: []sinks.Rate{
+			{Name: "mask_rate", Num: "masked", Den: "tokens"},
+			{Name: "mask_token_share", Num: "replaced_mask", Den: "masked"},
+			{Name: "random_token_share", Num: "replaced_random", Den: "masked"},
+			{Name: "kept_token_share", Num: "replaced_kept", Den: "masked"},
+			{Name: "random_next_share", Num: "random_next", Den: "instances"},
+		},
 	})
 }
 
