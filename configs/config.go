@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/audio"
 	"github.com/pretext-dev/pretext/transforms/vision"
@@ -85,29 +86,9 @@ type Text struct {
 	NumBuckets int `yaml:"num_buckets" json:"num_buckets"`
 }
 
-// Audio configures decoding and features of audio inputs and of a video's
-// audio track.
-type Audio struct {
-	// MaxBytes rejects larger input files without reading them whole.
-	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"`
-	// MaxSeconds rejects longer audio before its samples are decoded.
-	MaxSeconds float64 `yaml:"max_seconds" json:"max_seconds"`
-	// MaxSamples rejects a WAV with more samples per channel, judged from its
-	// header before decoding: it bounds a worker's memory (4 bytes a sample)
-	// where MaxSeconds does not, at high sample rates.
-	MaxSamples int64 `yaml:"max_samples" json:"max_samples,omitempty"`
-	// Mel is the log-mel front end; mel.sample_rate is the rate every input
-	// is resampled to.
-	Mel audio.MelConfig `yaml:"mel" json:"mel"`
-	// ClipSeconds cuts longer audio inputs into clips (audio_mask).
-	ClipSeconds float64 `yaml:"clip_seconds" json:"clip_seconds"`
-	// MinSeconds drops shorter audio, and a shorter last clip of a long input.
-	MinSeconds float64 `yaml:"min_seconds" json:"min_seconds"`
-	// SilenceDBFS flags audio whose RMS level is below it as silent.
-	SilenceDBFS float64 `yaml:"silence_dbfs" json:"silence_dbfs"`
-	// TimeoutSeconds bounds one ffmpeg process decoding a non-WAV input.
-	TimeoutSeconds float64 `yaml:"timeout_s" json:"timeout_s,omitempty"`
-}
+// Audio configures reading audio inputs: audio.Options, which package
+// audio owns.
+type Audio = audio.Options
 
 // Video configures reading video inputs: frames at a fixed rate (preprocessed
 // as the image section says) and the audio track (as the audio section says).
@@ -166,10 +147,7 @@ func Default() Config {
 			LowerCase: true, Format: "lines", MaxLineBytes: 1 << 20, MaxDocumentBytes: 64 << 20,
 			RangeMB: 64, GroupSize: 1000, NumBuckets: 16,
 		},
-		Audio: Audio{
-			MaxBytes: 512 << 20, MaxSeconds: 600, MaxSamples: 64 << 20, Mel: audio.DefaultMel(),
-			ClipSeconds: 10, MinSeconds: 0.5, SilenceDBFS: -60, TimeoutSeconds: 120,
-		},
+		Audio: audio.DefaultOptions(),
 		Video: Video{
 			FPS: 1, MaxBytes: 2 << 30, MaxSeconds: 600, MaxFrames: 600, TimeoutSeconds: 300,
 			GroupSize: 8, GroupMB: 64, NumBuckets: 16,
@@ -352,10 +330,10 @@ func (c Config) Validate() error {
 	case "text":
 		f.Add(c.Text.validate()...)
 	case "audio":
-		f.Add(c.Audio.validate()...)
+		f.Add(c.Audio.Validate()...)
 	case "video":
 		f.Add(c.Image.Validate()...)
-		f.Add(c.Audio.validate()...)
+		f.Add(c.Audio.Validate()...)
 		f.Add(c.Video.validate()...)
 	default:
 		f.Addf("modality", "must be image, text, audio or video (got %q)", c.Modality)
@@ -458,43 +436,57 @@ func oneOf(v string, options ...string) bool {
 // times are never part of it, so runs into different folders agree.
 //
 // extra holds label-shaping facts that are not config values, such as the
-// sha256 of the vocabulary file.
+// sha256 of the vocabulary file. The document is a sinks.LabelConfig, which
+// readers (the trainer, the inspector) decode.
 func (c Config) LabelConfig(task string, extra map[string]string) (json.RawMessage, string, error) {
-	doc := struct {
-		Task     string            `json:"task"`
-		Modality string            `json:"modality"`
-		Image    *Image            `json:"image,omitempty"`
-		Text     *Text             `json:"text,omitempty"`
-		Audio    *Audio            `json:"audio,omitempty"`
-		Video    *Video            `json:"video,omitempty"`
-		Split    Split             `json:"split"`
-		Sink     Sink              `json:"sink"`
-		Config   transforms.Config `json:"config"`
-		Extra    map[string]string `json:"extra,omitempty"`
-	}{Task: task, Modality: c.Modality, Split: c.Split, Sink: c.Sink, Config: c.Tasks[task], Extra: extra}
+	doc := sinks.LabelConfig{Task: task, Modality: c.Modality, Extra: extra}
 	// Fields that shape no label are left out (omitempty): where the vocab
 	// file is (its content is hashed into extra), how files are cut into
 	// ranges, how much a worker buffers.
-	doc.Sink.BufferMB = 0
+	sink := c.Sink
+	sink.BufferMB = 0
+	var image *Image
+	var txt *Text
+	var aud *Audio
+	var video *Video
 	switch c.Modality {
 	case "image":
 		im := c.Image
 		im.TimeoutSeconds = 0
-		doc.Image = &im
+		image = &im
 	case "text":
 		t := c.Text
 		t.Vocab, t.RangeMB = "", 0
-		doc.Text = &t
+		txt = &t
 	case "audio":
 		a := c.Audio
 		a.TimeoutSeconds, a.MaxSamples = 0, 0
-		doc.Audio = &a
+		aud = &a
 	case "video":
 		a, v := c.Audio, c.Video
 		a.TimeoutSeconds, v.TimeoutSeconds, a.MaxSamples = 0, 0, 0
 		im := c.Image
 		im.TimeoutSeconds = 0
-		doc.Image, doc.Audio, doc.Video = &im, &a, &v
+		image, aud, video = &im, &a, &v
+	}
+	var err error
+	section := func(v any, isNil bool) json.RawMessage {
+		if isNil || err != nil {
+			return nil
+		}
+		var raw []byte
+		raw, err = json.Marshal(v)
+		return raw
+	}
+	doc.Image = section(image, image == nil)
+	doc.Text = section(txt, txt == nil)
+	doc.Audio = section(aud, aud == nil)
+	doc.Video = section(video, video == nil)
+	doc.Split = section(c.Split, false)
+	doc.Sink = section(sink, false)
+	doc.Config = section(c.Tasks[task], false)
+	if err != nil {
+		return nil, "", err
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
@@ -529,35 +521,6 @@ func (t Text) validate() []error {
 	}
 	if t.NumBuckets < 1 {
 		f.Addf("text.num_buckets", "must be >= 1 (got %d)", t.NumBuckets)
-	}
-	return f.Errs()
-}
-
-func (a Audio) validate() []error {
-	f := transforms.Fields{}
-	if a.MaxBytes <= 0 {
-		f.Addf("audio.max_bytes", "must be > 0 (got %d)", a.MaxBytes)
-	}
-	if a.MaxSamples <= 0 {
-		f.Addf("audio.max_samples", "must be > 0 (got %d)", a.MaxSamples)
-	}
-	if !(a.MaxSeconds > 0) {
-		f.Addf("audio.max_seconds", "must be > 0 (got %v)", a.MaxSeconds)
-	}
-	for _, err := range a.Mel.Validate() {
-		f.Add(fmt.Errorf("audio.mel.%w", err))
-	}
-	if !(a.MinSeconds > 0) {
-		f.Addf("audio.min_seconds", "must be > 0 (got %v)", a.MinSeconds)
-	}
-	if !(a.ClipSeconds >= a.MinSeconds) {
-		f.Addf("audio.clip_seconds", "must be >= min_seconds (got %v)", a.ClipSeconds)
-	}
-	if !(a.SilenceDBFS <= 0) {
-		f.Addf("audio.silence_dbfs", "must be <= 0 (got %v)", a.SilenceDBFS)
-	}
-	if !(a.TimeoutSeconds > 0) {
-		f.Addf("audio.timeout_s", "must be > 0 (got %v)", a.TimeoutSeconds)
 	}
 	return f.Errs()
 }

@@ -10,19 +10,12 @@ import (
 	"github.com/pretext-dev/pretext/transforms/text"
 )
 
-// storedConfig is the part of a manifest's config (configs.LabelConfig)
-// the inspector reads.
-type storedConfig struct {
-	Config json.RawMessage   `json:"config"`
-	Extra  map[string]string `json:"extra"`
-}
-
-func stored(m *sinks.Manifest) storedConfig {
-	var s storedConfig
-	if len(m.Config) > 0 {
-		_ = json.Unmarshal(m.Config, &s) // a manifest without one falls back below
-	}
-	return s
+// stored is the manifest's label-config document; a manifest without one,
+// or with one that does not parse, gives the zero document (the task's
+// defaults are then used).
+func stored(m *sinks.Manifest) sinks.LabelConfig {
+	lc, _ := m.LabelConfig()
+	return lc
 }
 
 // taskConfig is the config the labels are measured against: the task's

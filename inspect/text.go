@@ -45,7 +45,7 @@ func bertCount(n int, cfg text.InstanceConfig) int {
 // the random-next share and the truth of the is_random_next labels, lengths,
 // [UNK] and the most frequent tokens.
 func mlm(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, src *source, cfg text.InstanceConfig) error {
-	v, why := in.vocabFor(ctx, stored(m).Extra["vocab_sha256"])
+	v, why := in.vocabFor(ctx, stored(m).Extra[sinks.ExtraVocabSHA256])
 	var cls, sep, maskID, unk int32 = -1, -1, -1, -1
 	if v != nil {
 		cls, _ = v.ID(text.CLS)

@@ -38,7 +38,7 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 		if err != nil {
 			return Plan{}, err
 		}
-		extra = map[string]string{"vocab_sha256": vh}
+		extra = map[string]string{sinks.ExtraVocabSHA256: vh}
 	}
 	for _, name := range cfg.TaskNames() {
 		t, _ := transforms.Lookup(name)

@@ -194,3 +194,49 @@ func ratesOf(stats map[string]int64, rates []Rate) map[string]float64 {
 	}
 	return r
 }
+
+// LabelConfig is the document a manifest's "config" holds: the part of a
+// run's config that shapes the task's labels, which config_hash covers
+// (written by the run config's LabelConfig). Its sections are typed by the
+// packages that own them (vision.Options, audio.Options, the task's
+// config …), above this contract, so they stay JSON here: a reader decodes
+// the section it needs into its owner's type. A section the run's modality
+// does not use is absent.
+type LabelConfig struct {
+	Task     string            `json:"task"`
+	Modality string            `json:"modality"`
+	Image    json.RawMessage   `json:"image,omitempty"`
+	Text     json.RawMessage   `json:"text,omitempty"`
+	Audio    json.RawMessage   `json:"audio,omitempty"`
+	Video    json.RawMessage   `json:"video,omitempty"`
+	Split    json.RawMessage   `json:"split"`
+	Sink     json.RawMessage   `json:"sink"`
+	Config   json.RawMessage   `json:"config"`
+	Extra    map[string]string `json:"extra,omitempty"`
+}
+
+// ExtraVocabSHA256 is the LabelConfig.Extra key of a text dataset's
+// vocabulary: the sha256 of the vocab file it was written with.
+const ExtraVocabSHA256 = "vocab_sha256"
+
+// LabelConfig decodes the manifest's config document; a manifest without
+// one gives the zero document.
+func (m *Manifest) LabelConfig() (LabelConfig, error) {
+	var lc LabelConfig
+	if len(m.Config) == 0 {
+		return lc, nil
+	}
+	if err := json.Unmarshal(m.Config, &lc); err != nil {
+		return LabelConfig{}, fmt.Errorf("manifest config: %w", err)
+	}
+	return lc, nil
+}
+
+// Section decodes one section of the document (raw, e.g. lc.Audio) into v;
+// an absent section leaves v as it is.
+func Section(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	return json.Unmarshal(raw, v)
+}

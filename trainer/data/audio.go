@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -53,27 +54,14 @@ func init() {
 	})
 }
 
-// clipConfig is the part of an audio dataset's manifest config the loader
-// reads: the clips' length and the mel frames' (configs.Audio's JSON).
-type clipConfig struct {
-	Audio struct {
-		ClipSeconds float64 `json:"clip_seconds"`
-		Mel         struct {
-			SampleRate int `json:"sample_rate"`
-			WinLength  int `json:"win_length"`
-			Hop        int `json:"hop"`
-		} `json:"mel"`
-	} `json:"audio"`
-}
-
 func audioBatcher(d Info, opts Options) (Batcher[sinks.AudioMaskRow], error) {
 	frames := opts.AudioFrames
 	if frames == 0 {
-		var cfg clipConfig
-		if err := d.DecodeConfig(&cfg); err != nil {
+		// The clips' length and the mel frames': the manifest's audio section.
+		var a audio.Options
+		if err := d.DecodeSection(func(lc sinks.LabelConfig) json.RawMessage { return lc.Audio }, &a); err != nil {
 			return nil, err
 		}
-		a := cfg.Audio
 		clip := int(math.Round(a.ClipSeconds * float64(a.Mel.SampleRate)))
 		if clip <= 0 || a.Mel.WinLength <= 0 || a.Mel.Hop <= 0 {
 			return nil, fmt.Errorf("data: %s: the manifest does not give the clips' length (audio.clip_seconds, audio.mel): set Options.AudioFrames", d.Dir)

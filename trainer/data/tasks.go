@@ -43,14 +43,17 @@ type Info struct {
 	Manifest *sinks.Manifest
 }
 
-// DecodeConfig decodes the manifest's config (the pipeline's resolved,
-// label-shaping config, as JSON) into v, which names the fields its task
-// reads. A manifest without a config leaves v as it is.
-func (i Info) DecodeConfig(v any) error {
-	if len(i.Manifest.Config) == 0 {
-		return nil
+// DecodeSection decodes one section of the manifest's label-config
+// document (sinks.LabelConfig: the pipeline's resolved, label-shaping
+// config), the one section picks, into v, a value of the type that owns that
+// section (text.InstanceConfig, audio.Options …). A manifest without a
+// config, or without that section, leaves v as it is.
+func (i Info) DecodeSection(section func(sinks.LabelConfig) json.RawMessage, v any) error {
+	lc, err := i.Manifest.LabelConfig()
+	if err == nil {
+		err = sinks.Section(section(lc), v)
 	}
-	if err := json.Unmarshal(i.Manifest.Config, v); err != nil {
+	if err != nil {
 		return fmt.Errorf("data: %s: manifest config: %w", i.Dir, err)
 	}
 	return nil

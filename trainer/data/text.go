@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -63,24 +64,13 @@ func init() {
 	})
 }
 
-// instanceConfig is the part of a text dataset's manifest config the loader
-// reads: the instances' parameters (text.InstanceConfig's JSON).
-type instanceConfig struct {
-	Config struct {
-		MaxSeqLength         int     `json:"max_seq_length"`
-		MaxPredictionsPerSeq int     `json:"max_predictions_per_seq"`
-		MaskedLMProb         float64 `json:"masked_lm_prob"`
-		WholeWordMask        bool    `json:"do_whole_word_mask"`
-		Masking              string  `json:"masking"`
-	} `json:"config"`
-}
-
 func textBatcher(d Info, opts Options) (Batcher[sinks.MLMRow], error) {
-	var cfg instanceConfig
-	if err := d.DecodeConfig(&cfg); err != nil {
+	// The instances' parameters: the task's config section of the
+	// manifest (zero where a manifest does not say).
+	var tc text.InstanceConfig
+	if err := d.DecodeSection(func(lc sinks.LabelConfig) json.RawMessage { return lc.Config }, &tc); err != nil {
 		return nil, err
 	}
-	tc := cfg.Config
 	seqLen := firstPositive(opts.MaxSeqLen, tc.MaxSeqLength, defaultMaxSeqLen)
 	maxPred := firstPositive(opts.MaxPredictions, tc.MaxPredictionsPerSeq, defaultMaxPredictions)
 	dynamic := opts.Masking == "dynamic"

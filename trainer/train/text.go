@@ -2,7 +2,6 @@ package train
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -53,15 +52,11 @@ func loadVocabs(ctx context.Context, ds []Dataset) ([]*text.Vocab, []string, err
 // (in the config's extra; a manifest without one passes). Token ids read
 // with another vocabulary would train on the wrong words without an error.
 func checkVocab(i int, d Dataset, sha string, m *sinks.Manifest) error {
-	var c struct {
-		Extra map[string]string `json:"extra"`
+	lc, err := m.LabelConfig()
+	if err != nil {
+		return fmt.Errorf("train: data[%d]: %s: %w", i, d.Dir, err)
 	}
-	if len(m.Config) > 0 {
-		if err := json.Unmarshal(m.Config, &c); err != nil {
-			return fmt.Errorf("train: data[%d]: %s: manifest config: %w", i, d.Dir, err)
-		}
-	}
-	if err := text.CheckVocabSHA(d.Vocab, sha, c.Extra["vocab_sha256"]); err != nil {
+	if err := text.CheckVocabSHA(d.Vocab, sha, lc.Extra[sinks.ExtraVocabSHA256]); err != nil {
 		return fmt.Errorf("train: data[%d].vocab: %w: give the vocabulary the dataset %s was written with (its text pipeline config's text.vocab)", i, err, d.Dir)
 	}
 	return nil
