@@ -32,8 +32,6 @@ func init() {
 	register.DoFn6x1[context.Context, transforms.FileRef, func(sinks.TempFile), func(sinks.TempFile), func(sinks.DeadLetter), func(string), error](&videoFn{})
 	register.DoFn3x1[context.Context, BucketJob, func(sinks.TempFile), error](&groupsFn{})
 	beam.RegisterType(typeOf[av.Video]())
-	beam.RegisterType(typeOf[sinks.AVRow]())
-	beam.RegisterType(typeOf[sinks.AudioMaskRow]())
 }
 
 // videoFormat is the format of the bucket files: av.Video rows.

@@ -8,10 +8,12 @@
 // pipeline turns into a dead letter); Resample brings it to the feature
 // rate; Mel.Compute makes the log-mel spectrogram; ApplyMask makes one
 // masked variant of it. Every random choice comes from the *rand.Rand the
-// caller passes in (seeded per element by package seeding). The task's
-// registration, its config section and the cutting of inputs into clips
-// live in task.go. Arithmetic is
-// float64 in a fixed order with products rounded before they are added, so
+// caller passes in (seeded per element by package seeding). The run's audio
+// section is Options (options.go). An audio task is an audio.Labeler
+// (label.go): Cut cuts a decoded input into clips (Examples, with their
+// log-mel), and Labelers labels each clip for every audio task of a run,
+// all or nothing; audio_mask's labeler and registration live in
+// masktask.go and task.go. Arithmetic is float64 in a fixed order with products rounded before they are added, so
 // no compiler fuses them into FMA instructions; only the FFT (gonum's
 // fftpack) is outside that rule.
 //

@@ -5,6 +5,11 @@
 // AAC in M4A/MP4) is decoded. It has no Beam code: the DoFns of the av tasks
 // call Check once in Setup and these functions per element.
 //
+// A video-group task (av_correspond, correspond.go) is an av.GroupLabeler
+// (group.go): the pipeline gathers videos into groups (their sampled frames
+// and sound features, av.Video), and GroupTasks labels each group for every
+// such task of a run, its rows seeded by (seed, task, key, 0).
+//
 // Every failure caused by the input is a *transforms.InputError with a stable Reason
 // (corrupt_media, no_video_stream, no_audio_stream, too_large, timeout),
 // which a pipeline turns into a dead letter. A missing ffmpeg is a *transforms.InputError
