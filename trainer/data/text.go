@@ -221,3 +221,23 @@ func (m *masker) apply(ids []int32, rng *rand.Rand) (out, pos, labels []int32, e
 	pos, labels, _ = m.vocab.MaskTokens(out, m.prob, m.maxPred, m.wholeWord, rng)
 	return out, pos, labels, nil
 }
+
+// MLMBatcher is the Rows.Batcher of a task whose rows are BERT pairs in
+// mlm_nsp's layout, with its config's instance keys: view gives a row as an
+// MLMRow whose IsRandomNext is the pair's binary label (sop: is_swapped).
+// Its batches are mlm_nsp's TextBatch, masking included.
+func MLMBatcher[R any](view func(*R) sinks.MLMRow) func(Info, Options) (Batcher[R], error) {
+	return func(d Info, opts Options) (Batcher[R], error) {
+		b, err := textBatcher(d, opts)
+		if err != nil {
+			return nil, err
+		}
+		return func(rows []R, epoch int) (Batch, error) {
+			pairs := make([]sinks.MLMRow, len(rows))
+			for i := range rows {
+				pairs[i] = view(&rows[i])
+			}
+			return b(pairs, epoch)
+		}, nil
+	}
+}
