@@ -106,26 +106,11 @@ func asMLM(r text.SOPRow) sinks.MLMRow {
 
 // sopHTML renders one pair with its order and where its segments start.
 func sopHTML(r text.SOPRow, v *text.Vocab) string {
-	toks := make([]render.Token, len(r.InputIDs))
-	j := 0
-	for i, id := range r.InputIDs {
-		toks[i] = render.Token{Text: tokenText(v, id)}
-		if i < len(r.SegmentIDs) {
-			toks[i].Segment = r.SegmentIDs[i]
-		}
-		if j < len(r.MaskedLMPositions) && int(r.MaskedLMPositions[j]) == i {
-			toks[i].Masked = true
-			if j < len(r.MaskedLMIDs) {
-				toks[i].Original = tokenText(v, r.MaskedLMIDs[j])
-			}
-			j++
-		}
-	}
 	order := "in order"
 	if r.IsSwapped {
 		order = "SWAPPED"
 	}
 	caption := fmt.Sprintf("%s · dupe %d · doc %s · %s: A from sentence %d, B from sentence %d · %d tokens, %d masked",
 		r.Key, r.Dupe, r.DocIDA, order, r.AStart, r.BStart, len(r.InputIDs), len(r.MaskedLMPositions))
-	return render.TokensHTML(caption, toks)
+	return render.TokensHTML(caption, pairTokens(asMLM(r), v))
 }

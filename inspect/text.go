@@ -319,6 +319,17 @@ func tokenText(v *text.Vocab, id int32) string {
 
 // tokensHTML renders one row with its masked positions.
 func tokensHTML(r sinks.MLMRow, v *text.Vocab) string {
+	next := "actual next"
+	if r.IsRandomNext {
+		next = "random next"
+	}
+	caption := fmt.Sprintf("%s · dupe %d · A %s · B %s · %s · %d tokens, %d masked", r.Key, r.Dupe, r.DocIDA, r.DocIDB, next, len(r.InputIDs), len(r.MaskedLMPositions))
+	return render.TokensHTML(caption, pairTokens(r, v))
+}
+
+// pairTokens are a BERT pair's tokens with their segments and masked
+// positions (and the tokens these replaced), for the contact sheet.
+func pairTokens(r sinks.MLMRow, v *text.Vocab) []render.Token {
 	toks := make([]render.Token, len(r.InputIDs))
 	j := 0
 	for i, id := range r.InputIDs {
@@ -334,10 +345,5 @@ func tokensHTML(r sinks.MLMRow, v *text.Vocab) string {
 			j++
 		}
 	}
-	next := "actual next"
-	if r.IsRandomNext {
-		next = "random next"
-	}
-	caption := fmt.Sprintf("%s · dupe %d · A %s · B %s · %s · %d tokens, %d masked", r.Key, r.Dupe, r.DocIDA, r.DocIDB, next, len(r.InputIDs), len(r.MaskedLMPositions))
-	return render.TokensHTML(caption, toks)
+	return toks
 }

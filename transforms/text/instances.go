@@ -144,19 +144,26 @@ func CreateInstances(doc Document, others []Document, cfg InstanceConfig, v *Voc
 		}
 		a, b = truncatePair(a, b, maxNum, rng)
 		in := Instance{DocA: doc.ID, DocB: docB, IsRandomNext: random}
-		n := len(a) + len(b) + 3
-		ids := make([]int32, 2*n)
-		in.InputIDs = append(append(append(append(append(ids[:0:n], sp.cls), a...), sp.sep), b...), sp.sep)
-		in.SegmentIDs = ids[n:]
-		for k := len(a) + 2; k < len(in.SegmentIDs); k++ {
-			in.SegmentIDs[k] = 1
-		}
+		in.InputIDs, in.SegmentIDs = pairIDs(sp, a, b)
 		if cfg.Masking == "static" {
 			maskTokens(&in, cfg, v, rng)
 		}
 		out = append(out, in)
 	}
 	return out
+}
+
+// pairIDs lays out [CLS] a [SEP] b [SEP] and its segment ids (0 through the
+// first [SEP], 1 after), in one allocation.
+func pairIDs(sp specials, a, b []int32) (ids, segments []int32) {
+	n := len(a) + len(b) + 3
+	buf := make([]int32, 2*n)
+	ids = append(append(append(append(append(buf[:0:n], sp.cls), a...), sp.sep), b...), sp.sep)
+	segments = buf[n:]
+	for k := len(a) + 2; k < len(segments); k++ {
+		segments[k] = 1
+	}
+	return ids, segments
 }
 
 // randInt is Python's random.randint(lo, hi): both ends included.

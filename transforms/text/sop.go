@@ -133,13 +133,7 @@ func CreateSOPInstances(doc Document, cfg SOPConfig, v *Vocab, rng *rand.Rand) (
 		}
 		a, b = truncatePair(a, b, maxNum, rng)
 		in.DocA, in.DocB = doc.ID, doc.ID
-		n := len(a) + len(b) + 3
-		ids := make([]int32, 2*n)
-		in.InputIDs = append(append(append(append(append(ids[:0:n], sp.cls), a...), sp.sep), b...), sp.sep)
-		in.SegmentIDs = ids[n:]
-		for k := len(a) + 2; k < len(in.SegmentIDs); k++ {
-			in.SegmentIDs[k] = 1
-		}
+		in.InputIDs, in.SegmentIDs = pairIDs(sp, a, b)
 		if cfg.Masking == "static" {
 			maskTokens(&in.Instance, cfg.InstanceConfig, v, rng)
 		}
