@@ -42,13 +42,7 @@ func Audio(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	refs = beam.Reshuffle(s, refs)
 	fn := &audioFn{Seed: cfg.Seed, Audio: cfg.Audio, Split: cfg.Split, WorkerMemoryMB: cfg.Worker.MemoryMB}
 	var deadDS sinks.Dataset
-	for _, c := range plan.Commits {
-		if c.Name == sinks.DeadLetters {
-			deadDS = c.Dataset
-			continue
-		}
-		fn.Tasks = append(fn.Tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
-	}
+	fn.Tasks, deadDS = plan.Tasks()
 	temps, dead, labelOutcomes := beam.ParDo3(s, fn, refs)
 	deadTemps := beamsink.WriteDeadLetters(s, deadDS, beam.Flatten(s, matchDead, dead))
 	return beamsink.Finalize(s, plan.Commits, beam.Flatten(s, temps, deadTemps), beam.Flatten(s, outcomes, labelOutcomes))
@@ -61,7 +55,7 @@ type audioFn struct {
 	Audio configs.Audio
 	Split configs.Split
 	// Tasks are the run's audio tasks; writers[i] writes Tasks[i]'s rows.
-	Tasks []vision.TaskSpec
+	Tasks []transforms.Spec
 	// WorkerMemoryMB is worker.memory_mb, resolved on the worker (whose
 	// memory may not be the launcher's).
 	WorkerMemoryMB int
@@ -78,12 +72,7 @@ func (f *audioFn) Setup() error {
 	// every input to fit.
 	beamsink.SetMemoryBudget(beamsink.MemoryBudget(f.WorkerMemoryMB, 0))
 	f.run.setup("audio")
-	names := make([]string, len(f.Tasks))
-	cfgs := make([][]byte, len(f.Tasks))
-	for i, t := range f.Tasks {
-		names[i], cfgs[i] = t.Name, t.Config
-	}
-	l, err := audio.NewLabelers(names, cfgs)
+	l, err := audio.NewLabelers(f.Tasks)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,20 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 	return p, nil
 }
 
+// Tasks are the run's tasks as their DoFns carry them (transforms.Spec:
+// name, config JSON, dataset), in plan order, and the dataset of its dead
+// letters.
+func (p Plan) Tasks() (tasks []transforms.Spec, dead sinks.Dataset) {
+	for _, c := range p.Commits {
+		if c.Name == sinks.DeadLetters {
+			dead = c.Dataset
+			continue
+		}
+		tasks = append(tasks, transforms.Spec{Name: c.Name, Config: p.TaskConfigs[c.Name], Dataset: c.Dataset})
+	}
+	return tasks, dead
+}
+
 // CheckVocab loads the vocab a text run would load on every worker and
 // checks it as they would (text.LoadVocab: UTF-8 lines, one token each, the
 // five special tokens, word pieces), so that a vocab that cannot work is one

@@ -72,15 +72,7 @@ func Text(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 
 	// Every task of the plan is a text task (configs.Validate): each gets
 	// its own writer in every bucket job.
-	var tasks []text.TaskSpec
-	var deadDS sinks.Dataset
-	for _, c := range plan.Commits {
-		if c.Name == sinks.DeadLetters {
-			deadDS = c.Dataset
-			continue
-		}
-		tasks = append(tasks, text.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
-	}
+	tasks, deadDS := plan.Tasks()
 	// Bucket files live in the first task's staging folder, so the commit
 	// removes them with that task's temporary files. Every task reads them.
 	first := tasks[0].Dataset

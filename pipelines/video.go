@@ -53,26 +53,23 @@ func Video(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 	refs = beam.Reshuffle(s, refs)
 
 	fn := &videoFn{Seed: cfg.Seed, Image: cfg.Image, Audio: cfg.Audio, Video: cfg.Video, Split: cfg.Split}
-	var deadDS sinks.Dataset
-	var groupTasks []vision.TaskSpec
-	for _, c := range plan.Commits {
-		switch {
-		case c.Name == sinks.DeadLetters:
-			deadDS = c.Dataset
-		case isGroupTask(c.Name):
-			groupTasks = append(groupTasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
-			fn.Groups = append(fn.Groups, c.Name)
-			if len(groupTasks) == 1 {
-				// Bucket files live in the first group task's staging
-				// folder, so its commit removes them with its temporary
-				// files.
-				fn.Buckets = sinks.Dataset{
-					Name: "_buckets", Format: videoFormat.Name(), Dir: c.Dir, RunID: plan.RunID,
-					NumShards: cfg.Video.NumBuckets, MaxBufferBytes: c.MaxBufferBytes,
-				}
+	tasks, deadDS := plan.Tasks()
+	var groupTasks []transforms.Spec
+	for _, t := range tasks {
+		if !isGroupTask(t.Name) {
+			fn.Tasks = append(fn.Tasks, t)
+			continue
+		}
+		groupTasks = append(groupTasks, t)
+		fn.Groups = append(fn.Groups, t.Name)
+		if len(groupTasks) == 1 {
+			// Bucket files live in the first group task's staging
+			// folder, so its commit removes them with its temporary
+			// files.
+			fn.Buckets = sinks.Dataset{
+				Name: "_buckets", Format: videoFormat.Name(), Dir: t.Dataset.Dir, RunID: plan.RunID,
+				NumShards: cfg.Video.NumBuckets, MaxBufferBytes: t.Dataset.MaxBufferBytes,
 			}
-		default:
-			fn.Tasks = append(fn.Tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
 		}
 	}
 	temps, bucketTemps, dead, videoOutcomes := beam.ParDo4(s, fn, refs)
@@ -107,7 +104,7 @@ type videoFn struct {
 	Audio configs.Audio
 	Video configs.Video
 	Split configs.Split
-	Tasks []vision.TaskSpec
+	Tasks []transforms.Spec
 	// Groups names the run's video-group tasks; Buckets is where videos go
 	// to their groups when there are any.
 	Groups  []string
@@ -492,18 +489,13 @@ type groupsFn struct {
 	Audio configs.Audio
 	Video configs.Video
 	Image configs.Image
-	Tasks []vision.TaskSpec
+	Tasks []transforms.Spec
 
 	tasks *av.GroupTasks
 }
 
 func (f *groupsFn) Setup() error {
-	names := make([]string, len(f.Tasks))
-	cfgs := make([][]byte, len(f.Tasks))
-	for i, t := range f.Tasks {
-		names[i], cfgs[i] = t.Name, t.Config
-	}
-	tasks, err := av.NewGroupTasks(names, cfgs, av.Prep{Mel: f.Audio.Mel, Encoding: f.Image.Encoding, SilenceDBFS: f.Audio.SilenceDBFS})
+	tasks, err := av.NewGroupTasks(f.Tasks, av.Prep{Mel: f.Audio.Mel, Encoding: f.Image.Encoding, SilenceDBFS: f.Audio.SilenceDBFS})
 	f.tasks = tasks
 	return err
 }

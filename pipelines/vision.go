@@ -4,9 +4,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/pretext-dev/pretext/configs"
-	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/sinks/beamsink"
-	"github.com/pretext-dev/pretext/transforms/vision"
 )
 
 // Vision builds the image pipeline: match the input pattern, reshuffle the
@@ -35,15 +33,7 @@ func VisionRefs(s beam.Scope, cfg configs.Config, plan Plan, refs, outcomes, mat
 		deadParts = append(deadParts, dead)
 		outcomeParts = append(outcomeParts, dupOutcomes)
 	}
-	var tasks []vision.TaskSpec
-	var deadDS sinks.Dataset
-	for _, c := range plan.Commits {
-		if c.Name == sinks.DeadLetters {
-			deadDS = c.Dataset
-			continue
-		}
-		tasks = append(tasks, vision.TaskSpec{Name: c.Name, Config: plan.TaskConfigs[c.Name], Dataset: c.Dataset})
-	}
+	tasks, deadDS := plan.Tasks()
 	temps, dead, labelOutcomes := labelImages(s, refs, cfg.Seed, cfg.Image, cfg.Worker.MemoryMB, cfg.Split, tasks)
 	deadParts = append(deadParts, dead)
 	outcomeParts = append(outcomeParts, labelOutcomes)

@@ -108,19 +108,17 @@ type Labelers struct {
 	configs  []transforms.Config
 }
 
-// NewLabelers looks up each task of names and decodes its config (JSON,
-// configs[i] for names[i]). It fails on a task that this binary does not
-// register or that is not an audio task.
-func NewLabelers(names []string, configs [][]byte) (*Labelers, error) {
-	if len(names) != len(configs) {
-		return nil, fmt.Errorf("audio: %d tasks but %d configs", len(names), len(configs))
-	}
-	l := &Labelers{names: names}
-	for i, name := range names {
-		lab, cfg, err := transforms.Resolve[Labeler](name, configs[i], "audio")
+// NewLabelers looks up each task of specs and decodes its config. It fails
+// on a task that this binary does not register or that is not an audio
+// task.
+func NewLabelers(specs []transforms.Spec) (*Labelers, error) {
+	l := &Labelers{}
+	for _, ts := range specs {
+		lab, cfg, err := transforms.Resolve[Labeler](ts.Name, ts.Config, "audio")
 		if err != nil {
 			return nil, fmt.Errorf("audio: %w", err)
 		}
+		l.names = append(l.names, ts.Name)
 		l.labelers = append(l.labelers, lab)
 		l.configs = append(l.configs, cfg)
 	}

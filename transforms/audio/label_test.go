@@ -122,7 +122,7 @@ func TestMaskTaskRows(t *testing.T) {
 	clips := testCut(t)
 	mc := DefaultMask()
 	mc.Fill = "min"
-	l, err := NewLabelers([]string{TaskMask}, [][]byte{configJSON(t, &MaskTaskConfig{mc})})
+	l, err := NewLabelers([]transforms.Spec{{Name: TaskMask, Config: configJSON(t, &MaskTaskConfig{mc})}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestMaskTaskRows(t *testing.T) {
 func TestLabelersAllOrNothing(t *testing.T) {
 	clips := testCut(t)
 	mask := configJSON(t, &MaskTaskConfig{DefaultMask()})
-	ok, err := NewLabelers([]string{TaskMask, taskFailing}, [][]byte{mask, []byte(`{"key":"none"}`)})
+	ok, err := NewLabelers([]transforms.Spec{{Name: TaskMask, Config: mask}, {Name: taskFailing, Config: []byte(`{"key":"none"}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestLabelersAllOrNothing(t *testing.T) {
 	}
 	for _, panics := range []bool{false, true} {
 		cfg := configJSON(t, &failingConfig{Key: clips[2].Key, Panic: panics})
-		l, err := NewLabelers([]string{TaskMask, taskFailing}, [][]byte{mask, cfg})
+		l, err := NewLabelers([]transforms.Spec{{Name: TaskMask, Config: mask}, {Name: taskFailing, Config: cfg}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,17 +207,16 @@ func TestLabelersAllOrNothing(t *testing.T) {
 
 func TestNewLabelersRejects(t *testing.T) {
 	for _, c := range []struct {
-		names   []string
-		configs [][]byte
-		want    string
+		specs []transforms.Spec
+		want  string
 	}{
-		{[]string{"no_such_task"}, [][]byte{nil}, "not registered"},
-		{[]string{taskNotMine}, [][]byte{[]byte(`{}`)}, "is not an audio task"},
-		{[]string{TaskMask}, [][]byte{[]byte(`{"time_masks": "two"}`)}, "config of task"},
-		{[]string{TaskMask}, nil, "configs"},
+		{[]transforms.Spec{{Name: "no_such_task", Config: nil}}, "not registered"},
+		{[]transforms.Spec{{Name: taskNotMine, Config: []byte(`{}`)}}, "is not an audio task"},
+		{[]transforms.Spec{{Name: TaskMask, Config: []byte(`{"time_masks": "two"}`)}}, "config of task"},
+		{[]transforms.Spec{{Name: TaskMask}}, "config of task"},
 	} {
-		if _, err := NewLabelers(c.names, c.configs); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: %v; want an error saying %q", c.names, err, c.want)
+		if _, err := NewLabelers(c.specs); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want an error saying %q", c.specs, err, c.want)
 		}
 	}
 }

@@ -118,16 +118,15 @@ type GroupTasks struct {
 	tasks []GroupTask
 }
 
-// NewGroupTasks looks up each task of names, decodes its config (JSON,
-// configs[i] for names[i]) and readies it for p. It fails on a task that
+// NewGroupTasks looks up each task of specs, decodes its config and
+// readies it for p. It fails on a task that
 // this binary does not register or that is not a video-group task.
-func NewGroupTasks(names []string, configs [][]byte, p Prep) (*GroupTasks, error) {
-	if len(names) != len(configs) {
-		return nil, fmt.Errorf("av: %d tasks but %d configs", len(names), len(configs))
-	}
-	gt := &GroupTasks{names: names}
-	for i, name := range names {
-		lab, cfg, err := transforms.Resolve[GroupLabeler](name, configs[i], "video-group")
+func NewGroupTasks(specs []transforms.Spec, p Prep) (*GroupTasks, error) {
+	gt := &GroupTasks{}
+	for _, ts := range specs {
+		name := ts.Name
+		gt.names = append(gt.names, name)
+		lab, cfg, err := transforms.Resolve[GroupLabeler](name, ts.Config, "video-group")
 		if err != nil {
 			return nil, fmt.Errorf("av: %w", err)
 		}

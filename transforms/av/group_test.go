@@ -121,7 +121,7 @@ func mustJSON(t *testing.T, v any) []byte {
 func TestGroupTasks(t *testing.T) {
 	const seed = 7
 	cfg := DefaultCorrespond()
-	gt, err := NewGroupTasks([]string{TaskCorrespond, taskFrames}, [][]byte{mustJSON(t, cfg), []byte(`{}`)}, testPrep())
+	gt, err := NewGroupTasks([]transforms.Spec{{Name: TaskCorrespond, Config: mustJSON(t, cfg)}, {Name: taskFrames, Config: []byte(`{}`)}}, testPrep())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,22 +213,21 @@ func TestGroupTasks(t *testing.T) {
 
 func TestNewGroupTasksRejects(t *testing.T) {
 	for _, c := range []struct {
-		names   []string
-		configs [][]byte
-		want    string
+		specs []transforms.Spec
+		want  string
 	}{
-		{[]string{"no_such_task"}, [][]byte{nil}, "not registered"},
-		{[]string{taskNotMine}, [][]byte{[]byte(`{}`)}, "is not a video-group task"},
-		{[]string{TaskCorrespond}, [][]byte{[]byte(`{"window_s": "one"}`)}, "config of task"},
-		{[]string{TaskCorrespond}, nil, "configs"},
+		{[]transforms.Spec{{Name: "no_such_task", Config: nil}}, "not registered"},
+		{[]transforms.Spec{{Name: taskNotMine, Config: []byte(`{}`)}}, "is not a video-group task"},
+		{[]transforms.Spec{{Name: TaskCorrespond, Config: []byte(`{"window_s": "one"}`)}}, "config of task"},
+		{[]transforms.Spec{{Name: TaskCorrespond}}, "config of task"},
 	} {
-		if _, err := NewGroupTasks(c.names, c.configs, testPrep()); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: %v; want an error saying %q", c.names, err, c.want)
+		if _, err := NewGroupTasks(c.specs, testPrep()); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v; want an error saying %q", c.specs, err, c.want)
 		}
 	}
 	p := testPrep()
 	p.Mel.Hop = 0
-	if _, err := NewGroupTasks([]string{TaskCorrespond}, [][]byte{mustJSON(t, DefaultCorrespond())}, p); err == nil {
+	if _, err := NewGroupTasks([]transforms.Spec{{Name: TaskCorrespond, Config: mustJSON(t, DefaultCorrespond())}}, p); err == nil {
 		t.Error("a mel config of hop 0 was readied")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"math/rand/v2"
-	"reflect"
 	"runtime/debug"
 	"time"
 
@@ -211,8 +210,6 @@ func SplitOf(key string, sp transforms.Split) string {
 	}
 	return "test"
 }
-
-func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
 
 // Labeled is what LabelInput makes of one input.
 type Labeled struct {
