@@ -344,8 +344,8 @@ func colorize(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest,
 	if th := in.opts.Thresholds; th != nil && th.MaxGrayShare != nil {
 		d.gate(maxGate("grayscale share", share(gray, rows), *th.MaxGrayShare, fmt.Sprintf("%.4f (%d of %d)", share(gray, rows), gray, rows)))
 	}
-	if m.Info["ab_bins"] != 0 && m.Info["ab_bins"] != int64(len(bins)) {
-		d.Problems = append(d.Problems, fmt.Sprintf("manifest: info.ab_bins %d, this binary has %d bins", m.Info["ab_bins"], len(bins)))
+	if n, ok := m.InfoInt("ab_bins"); ok && n != int64(len(bins)) {
+		d.Problems = append(d.Problems, fmt.Sprintf("manifest: info.ab_bins %d, this binary has %d bins", n, len(bins)))
 	}
 	statsGate(d, m, map[string]int64{"source_is_gray": gray}, src.complete(m))
 	for _, r := range sample.rows() {

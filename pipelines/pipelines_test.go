@@ -183,8 +183,8 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("%s: only %d inputs labeled", task, ms[task].Labeled)
 		}
 	}
-	if ms["colorize"].Info["ab_bins"] != int64(vision.NumABBins()) {
-		t.Errorf("colorize manifest ab_bins = %d", ms["colorize"].Info["ab_bins"])
+	if n, _ := ms["colorize"].InfoInt("ab_bins"); n != int64(vision.NumABBins()) {
+		t.Errorf("colorize manifest ab_bins = %s", ms["colorize"].Info["ab_bins"])
 	}
 
 	dead := readRows[sinks.DeadLetter](t, filepath.Join(out, sinks.DeadLetters), ms[sinks.DeadLetters])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +60,9 @@ func NewPlan(ctx context.Context, cfg configs.Config, runID string) (Plan, error
 			return Plan{}, err
 		}
 		if t.Info != nil {
-			c.Info = t.Info(cfg.Tasks[name])
+			if c.Info, err = infoJSON(name, t.Info(cfg.Tasks[name])); err != nil {
+				return Plan{}, err
+			}
 		}
 		c.Rates = t.Rates
 		p.Commits = append(p.Commits, c)
@@ -208,3 +211,16 @@ func Build(s beam.Scope, cfg configs.Config, plan Plan) beam.PCollection {
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+
+// infoJSON marshals a task's manifest info values.
+func infoJSON(task string, info map[string]any) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(info))
+	for k, v := range info {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: info.%s: %w", task, k, err)
+		}
+		out[k] = b
+	}
+	return out, nil
+}

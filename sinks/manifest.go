@@ -41,9 +41,12 @@ type Manifest struct {
 	Stats map[string]int64 `json:"stats,omitempty"`
 	// Rates are shares derived from Stats (e.g. the effective mask rate).
 	Rates map[string]float64 `json:"rates,omitempty"`
-	// Info holds facts about the code that shaped the labels (e.g. ab bin count).
-	Info   map[string]int64 `json:"info,omitempty"`
-	Shards []ShardEntry     `json:"shards"`
+	// Info holds facts about the code that shaped the labels that a reader
+	// needs besides the config, each a JSON value of the task's choosing
+	// (colorize: ab_bins, a number; jigsaw: permutations, a list of lists).
+	// InfoInt reads a number.
+	Info   map[string]json.RawMessage `json:"info,omitempty"`
+	Shards []ShardEntry               `json:"shards"`
 }
 
 // ShardEntry is one committed shard. Path is relative to the dataset folder.
@@ -193,6 +196,30 @@ func ratesOf(stats map[string]int64, rates []Rate) map[string]float64 {
 		return nil
 	}
 	return r
+}
+
+// InfoInt is the number under key in Info, and whether it is there and a
+// whole number.
+func (m *Manifest) InfoInt(key string) (int64, bool) {
+	var v int64
+	raw, ok := m.Info[key]
+	if !ok || json.Unmarshal(raw, &v) != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+// InfoValue decodes the value under key in Info into v; a missing key is
+// an error naming it.
+func (m *Manifest) InfoValue(key string, v any) error {
+	raw, ok := m.Info[key]
+	if !ok {
+		return fmt.Errorf("manifest: no info.%s", key)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("manifest: info.%s: %w", key, err)
+	}
+	return nil
 }
 
 // LabelConfig is the document a manifest's "config" holds: the part of a

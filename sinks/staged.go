@@ -24,7 +24,7 @@ type Commit struct {
 	ConfigHash string
 	// Config is the resolved label-shaping config, as JSON.
 	Config json.RawMessage
-	Info   map[string]int64
+	Info   map[string]json.RawMessage
 	// Rates are the shares the manifest derives from the statistics.
 	Rates []Rate
 }

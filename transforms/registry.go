@@ -31,9 +31,10 @@ type Task struct {
 	Format sinks.Format
 	// Impl is the modality-specific implementation (for images a vision.Labeler).
 	Impl any
-	// Info, when set, gives the numbers the task's manifest carries in
-	// "info" for its readers (colorize: the number of ab bins).
-	Info func(Config) map[string]int64
+	// Info, when set, gives the values the task's manifest carries in
+	// "info" for its readers, each marshalled to JSON (colorize: the number
+	// of ab bins; jigsaw: its permutation set).
+	Info func(Config) map[string]any
 	// Rates, when set, are the shares the task's manifest derives from its
 	// label statistics (mlm_nsp: the effective mask rate, masked / tokens).
 	Rates []sinks.Rate

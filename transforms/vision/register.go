@@ -25,7 +25,7 @@ func init() {
 		Format:    sinks.FormatOf[sinks.ColorizeRow](),
 		Impl:      colorizer{},
 		// The trainer sizes the bins head from the manifest.
-		Info: func(transforms.Config) map[string]int64 { return map[string]int64{"ab_bins": int64(NumABBins())} },
+		Info: func(transforms.Config) map[string]any { return map[string]any{"ab_bins": NumABBins()} },
 	})
 	transforms.Register(transforms.Task{
 		Name: TaskDenoise, Modality: "image",
