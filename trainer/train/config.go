@@ -61,6 +61,9 @@ type Dataset struct {
 	// softmax cross-entropy, as Zhang et al., without their class
 	// rebalancing). Empty is rgb for colorize; the other tasks have none.
 	Target string `yaml:"target" json:"target,omitempty"`
+	// Params are the numbers the task takes besides these (its Task.Params,
+	// e.g. views' temperature), by name; an absent one is its default.
+	Params map[string]float64 `yaml:"params" json:"params,omitempty"`
 }
 
 // Schedule is the optimisation and bookkeeping of a run.

@@ -40,6 +40,15 @@ type ConvHead interface {
 	Loss(labels, predictions []*graph.Node) *graph.Node
 }
 
+// encodingHead is a ConvHead that encodes its input itself, with the
+// shared encoder (c.Encode, whose variables it must use): jigsaw's head
+// encodes each tile on its own. imageNetwork calls Encode in place of
+// c.Encode and gives Build its result.
+type encodingHead interface {
+	ConvHead
+	Encode(ctx *gcontext.Context, c model.Conv, x *graph.Node) *graph.Node
+}
+
 // decoderHead decodes the features to a side×side grid of out channels in
 // scope: the image at full size (scope decoder), or colorize's blocks
 // (decoder_ab). Its labels are [target [B,side,side,out], weight
@@ -105,6 +114,9 @@ func imageNetwork(c model.Conv) (train.ModelFn, train.LossFn) {
 		mu.Lock()
 		heads[inputs[0].Graph()] = h
 		mu.Unlock()
+		if e, ok := h.(encodingHead); ok {
+			return h.Build(ctx, c, e.Encode(ctx, c, inputs[0]))
+		}
 		return h.Build(ctx, c, c.Encode(ctx, inputs[0]))
 	}
 	lossFn := func(labels, predictions []*graph.Node) *graph.Node {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -63,10 +64,20 @@ type Task struct {
 	// against the manifest's vocab_sha256, and hands it to the loader and
 	// to Tensors.
 	Vocab bool
+	// Params are the numbers the task's entries may set in data[i].params
+	// (views: the NT-Xent temperature); Feed.Param reads them.
+	Params []Param
 	// Tensors turns a batch of the task's loader into the network's inputs
 	// and the loss's labels and, for a ConvModel task, the head the batch
 	// trains (nil for the other networks, whose head is fixed).
 	Tensors func(f Feed, b data.Batch) (in, labels []*tensors.Tensor, head ConvHead, err error)
+}
+
+// Param is a number a task's dataset entries may set, with its default and
+// the closed range it must be in.
+type Param struct {
+	Name              string
+	Default, Min, Max float64
 }
 
 // Feed is what a task's Tensors knows of the run besides the batch.
@@ -77,6 +88,22 @@ type Feed struct {
 	Data Dataset
 	// Vocab is the entry's vocabulary (a task with Vocab set), else nil.
 	Vocab *text.Vocab
+}
+
+// Param is the batch's dataset entry's value of the task's parameter name,
+// or its default; 0 for a name the task does not declare.
+func (f Feed) Param(name string) float64 {
+	if v, ok := f.Data.Params[name]; ok {
+		return v
+	}
+	if t, ok := Lookup(f.Data.Task); ok {
+		for _, p := range t.Params {
+			if p.Name == name {
+				return p.Default
+			}
+		}
+	}
+	return 0
 }
 
 var (
@@ -183,6 +210,21 @@ func checkDataset(p string, d Dataset, bad func(path, format string, args ...any
 			verb = "have"
 		}
 		bad(p+".target", "only %s %s a choice of target (got %q for task %s)", andList(have), verb, d.Target, d.Task)
+	}
+	for _, name := range slices.Sorted(maps.Keys(d.Params)) {
+		v := d.Params[name]
+		i := slices.IndexFunc(t.Params, func(q Param) bool { return q.Name == name })
+		switch {
+		case !known:
+		case i < 0:
+			var have []string
+			for _, q := range t.Params {
+				have = append(have, q.Name)
+			}
+			bad(p+".params."+name, "task %s takes no parameter %s (it takes %s)", d.Task, name, orList(have))
+		case v < t.Params[i].Min || v > t.Params[i].Max:
+			bad(p+".params."+name, "must be in [%g, %g] (got %g)", t.Params[i].Min, t.Params[i].Max, v)
+		}
 	}
 	if t.Vocab && d.Vocab == "" {
 		bad(p+".vocab", "task %s needs the vocabulary the shards were written with (e.g. testdata/wordpiece/vocab-bert-base-uncased.txt)", t.Name)

@@ -54,6 +54,7 @@ func init() {
 		}),
 	})
 	Register(Task{Name: stripesTask, Model: ConvModel,
+		Params: []Param{{Name: "scale", Default: 1, Min: 0.5, Max: 2}},
 		Tensors: func(f Feed, b data.Batch) ([]*tensors.Tensor, []*tensors.Tensor, ConvHead, error) {
 			ib, in, err := imageInput(f.Config.Model, b)
 			if err != nil {
@@ -185,5 +186,33 @@ func TestTrainConfigs(t *testing.T) {
 		if _, err := Load(f); err != nil {
 			t.Errorf("%v", err)
 		}
+	}
+}
+
+// TestTaskParams: data[i].params takes the parameters the task declares,
+// each in its range, naming every bad one; Feed.Param is the entry's value
+// or the declared default.
+func TestTaskParams(t *testing.T) {
+	cfg := Default()
+	cfg.Model = model.Conv{Channels: []int{8, 16}, InChannels: 1, Size: 16}
+	cfg.Data = []Dataset{{Dir: "x", Task: stripesTask, Loss: "l2", Region: "all", Params: map[string]float64{"scale": 5, "nope": 1}}}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("params scale 5 and nope: no error")
+	}
+	for _, want := range []string{"data[0].params.scale: must be in [0.5, 2] (got 5)", "data[0].params.nope: task stripes_test takes no parameter nope (it takes scale)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	cfg.Data[0].Params = map[string]float64{"scale": 1.5}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("params scale 1.5: %v", err)
+	}
+	if got := (Feed{Data: cfg.Data[0]}).Param("scale"); got != 1.5 {
+		t.Errorf("Param(scale) = %g, want the entry's 1.5", got)
+	}
+	if got := (Feed{Data: Dataset{Task: stripesTask}}).Param("scale"); got != 1 {
+		t.Errorf("Param(scale) = %g, want the default 1", got)
 	}
 }
