@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -18,64 +17,15 @@ import (
 // pipeline would write for them (its statistics counted from the rows).
 func writeSOP(t *testing.T, dir string, cfg text.SOPConfig, rows []text.SOPRow) {
 	t.Helper()
-	ctx := context.Background()
-	conf, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, _ := json.Marshal(sinks.LabelConfig{Task: text.TaskSOP, Modality: "text", Config: conf, Split: json.RawMessage(`{}`), Sink: json.RawMessage(`{}`)})
-	c := sinks.Commit{
-		Dataset: sinks.Dataset{Name: text.TaskSOP, Format: sinks.FormatOf[text.SOPRow]().Name(), Dir: filepath.Join(dir, text.TaskSOP),
-			RunID: "t", NumShards: 1, RowGroupRows: 1000, RowGroupBytes: 1 << 20, MaxBufferBytes: 1 << 20},
-		Task: text.TaskSOP, Seed: 1, ConfigHash: "test", Config: doc,
-	}
-	w, err := sinks.NewWriter(ctx, c.Dataset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if err := w.Add(ctx, r.Key, r, 100); err != nil {
-			t.Fatal(err)
-		}
-		w.Count("instances", 1)
-		w.Count("tokens", int64(len(r.InputIDs)))
-		w.Count("masked", int64(len(r.MaskedLMPositions)))
-		if r.IsSwapped {
-			w.Count("swapped", 1)
-		}
-	}
-	var temps []sinks.TempFile
-	if err := w.Finish(ctx, func(tf sinks.TempFile) { temps = append(temps, tf) }); err != nil {
-		t.Fatal(err)
-	}
-	var inputs []string
-	stats := map[string]int64{}
-	var n int64
-	for _, tf := range temps {
-		inputs = append(inputs, tf.Path)
-		n += tf.Rows
-		for k, v := range tf.Stats {
-			stats[k] += v
-		}
-	}
-	sh, err := sinks.MergePartition(ctx, c, 0, inputs, n, stats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	next := func(s *sinks.StagedShard) bool {
-		if done {
-			return false
-		}
-		*s, done = sh, true
-		return true
-	}
-	if _, err := sinks.Publish(ctx, c, next, map[string]int64{sinks.OutcomeInput: 1, sinks.OutcomeLabeled: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := sinks.RemoveRun(ctx, dir, "t"); err != nil {
-		t.Fatal(err)
-	}
+	commitRows(t, dir, testDataset{Task: text.TaskSOP, Modality: "text", Config: cfg}, rows,
+		func(w *sinks.Writer, r text.SOPRow) {
+			w.Count("instances", 1)
+			w.Count("tokens", int64(len(r.InputIDs)))
+			w.Count("masked", int64(len(r.MaskedLMPositions)))
+			if r.IsSwapped {
+				w.Count("swapped", 1)
+			}
+		})
 }
 
 // The sop gates pass the labeller's rows and fail a labeller that flips
