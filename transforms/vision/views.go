@@ -294,9 +294,9 @@ func factor(rng *rand.Rand, v float64) *float64 {
 //   - hue h: the pixel's HSV hue turned by h (a full turn is 1), its
 //     value and saturation kept; gray pixels have no hue and stay.
 //
-// Luma is ITU-R BT.601's (299 R + 587 G + 114 B) / 1000, in integers,
-// as Pillow's convert("L"); the gray view is that luma in all three
-// channels. The blur is imaging.Blur: a Gaussian of σ p.BlurSigma reaching
+// Luma is ITU-R BT.601's (299 R + 587 G + 114 B) / 1000, rounded, in
+// integers (the formula Pillow documents for convert("L")); the gray view
+// is that luma in all three channels. The blur is imaging.Blur: a Gaussian of σ p.BlurSigma reaching
 // ⌈3σ⌉ pixels each side, edge pixels repeated.
 //
 // img is not modified. An error says why p does not fit img (a crop
