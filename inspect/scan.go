@@ -148,7 +148,14 @@ func keyHash(key string, variant int32) uint64 {
 	h := fnv.New64a()
 	io.WriteString(h, key)
 	h.Write([]byte{0, byte(variant), byte(variant >> 8), byte(variant >> 16), byte(variant >> 24)})
-	return h.Sum64()
+	// FNV's last bytes reach the high bits weakly: without a final mix the
+	// smallest hashes, which the sampler keeps, are the variants of the one
+	// key whose own hash is smallest, and a contact sheet shows one image.
+	// splitmix64's finaliser spreads every input bit over the whole word.
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // sampler keeps the n rows with the smallest key hashes seen so far: a
