@@ -14,13 +14,15 @@ import (
 // would record.
 type testDataset struct {
 	Task, Modality string
-	Config         any            // the task's config, marshalled into the manifest
-	Info           map[string]any // the manifest's info; nil for none
+	Config         any              // the task's config, marshalled into the manifest
+	Image          any              // the label config's image section (vision.Options); nil for none
+	Info           map[string]any   // the manifest's info; nil for none
+	Stats          map[string]int64 // label statistics counted at once, besides count's per row
 }
 
 // commitRows commits rows as the dataset ds under dir, with the manifest
 // the pipeline would write for them: count adds each row's label
-// statistics to the writer.
+// statistics to the writer (nil: none).
 func commitRows[T sinks.Row](t *testing.T, dir string, ds testDataset, rows []T, count func(w *sinks.Writer, r T)) {
 	t.Helper()
 	ctx := context.Background()
@@ -28,7 +30,13 @@ func commitRows[T sinks.Row](t *testing.T, dir string, ds testDataset, rows []T,
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, _ := json.Marshal(sinks.LabelConfig{Task: ds.Task, Modality: ds.Modality, Config: conf, Split: json.RawMessage(`{}`), Sink: json.RawMessage(`{}`)})
+	lc := sinks.LabelConfig{Task: ds.Task, Modality: ds.Modality, Config: conf, Split: json.RawMessage(`{}`), Sink: json.RawMessage(`{}`)}
+	if ds.Image != nil {
+		if lc.Image, err = json.Marshal(ds.Image); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc, _ := json.Marshal(lc)
 	c := sinks.Commit{
 		Dataset: sinks.Dataset{Name: ds.Task, Format: sinks.FormatOf[T]().Name(), Dir: filepath.Join(dir, ds.Task),
 			RunID: "t", NumShards: 1, RowGroupRows: 1000, RowGroupBytes: 1 << 20, MaxBufferBytes: 1 << 20},
@@ -52,7 +60,12 @@ func commitRows[T sinks.Row](t *testing.T, dir string, ds testDataset, rows []T,
 		if err := w.Add(ctx, r.RowKey(), r, 100); err != nil {
 			t.Fatal(err)
 		}
-		count(w, r)
+		if count != nil {
+			count(w, r)
+		}
+	}
+	for k, v := range ds.Stats {
+		w.Count(k, v)
 	}
 	var temps []sinks.TempFile
 	if err := w.Finish(ctx, func(tf sinks.TempFile) { temps = append(temps, tf) }); err != nil {

@@ -10,71 +10,9 @@ import (
 
 	"github.com/disintegration/imaging"
 
-	"github.com/pretext-dev/pretext/sinks"
 	"github.com/pretext-dev/pretext/transforms"
 	"github.com/pretext-dev/pretext/transforms/vision"
 )
-
-// writeDataset commits rows as a dataset of task under dir, with the
-// manifest the pipeline would write for them: lc as its config document,
-// stats as its label statistics.
-func writeDataset[T sinks.Row](t *testing.T, dir, task string, lc sinks.LabelConfig, rows []T, stats map[string]int64) {
-	t.Helper()
-	ctx := context.Background()
-	doc, err := json.Marshal(lc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := sinks.Commit{
-		Dataset: sinks.Dataset{Name: task, Format: sinks.FormatOf[T]().Name(), Dir: filepath.Join(dir, task),
-			RunID: "t", NumShards: 1, RowGroupRows: 1000, RowGroupBytes: 1 << 20, MaxBufferBytes: 1 << 20},
-		Task: task, Seed: 1, ConfigHash: "test", Config: doc,
-	}
-	w, err := sinks.NewWriter(ctx, c.Dataset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if err := w.Add(ctx, r.RowKey(), r, 100); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for k, v := range stats {
-		w.Count(k, v)
-	}
-	var temps []sinks.TempFile
-	if err := w.Finish(ctx, func(tf sinks.TempFile) { temps = append(temps, tf) }); err != nil {
-		t.Fatal(err)
-	}
-	var inputs []string
-	all := map[string]int64{}
-	var n int64
-	for _, tf := range temps {
-		inputs = append(inputs, tf.Path)
-		n += tf.Rows
-		for k, v := range tf.Stats {
-			all[k] += v
-		}
-	}
-	sh, err := sinks.MergePartition(ctx, c, 0, inputs, n, all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	next := func(s *sinks.StagedShard) bool {
-		if done {
-			return false
-		}
-		*s, done = sh, true
-		return true
-	}
-	if _, err := sinks.Publish(ctx, c, next, map[string]int64{sinks.OutcomeInput: 1, sinks.OutcomeLabeled: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if err := sinks.RemoveRun(ctx, dir, "t"); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // labelViews makes views rows of the image fixtures with the task's own
 // labeller, as the image pipeline does: each source prepared with im, then
@@ -121,13 +59,11 @@ func TestViewsGates(t *testing.T) {
 	cfg := vision.DefaultViewsConfig()
 	cfg.Variants = 16
 	rows, stats := labelViews(t, im, cfg)
-	imageJSON, _ := json.Marshal(im)
-	conf, _ := json.Marshal(cfg)
-	lc := sinks.LabelConfig{Task: vision.TaskViews, Modality: "image", Image: imageJSON, Config: conf, Split: json.RawMessage(`{}`), Sink: json.RawMessage(`{}`)}
+	ds := testDataset{Task: vision.TaskViews, Modality: "image", Config: cfg, Image: im, Stats: stats}
 	run := func(rows []vision.ViewsRow) (*Report, *Dataset) {
 		t.Helper()
 		dir := t.TempDir()
-		writeDataset(t, dir, vision.TaskViews, lc, rows, stats)
+		commitRows(t, dir, ds, rows, nil)
 		rep, err := Run(context.Background(), Options{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
