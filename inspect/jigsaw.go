@@ -60,7 +60,7 @@ func jigsaw(ctx context.Context, in *inspector, d *Dataset, m *sinks.Manifest, s
 	case err != nil:
 		d.Problems = append(d.Problems, fmt.Sprintf("%v: the readers' classes are missing (rows are checked against this binary's set)", err))
 	case !slices.EqualFunc(stored, perms, slices.Equal):
-		if len(stored) != cfg.NumPermutations || slices.ContainsFunc(stored, func(p []int) bool { return len(p) != cells || !isPerm(p) }) {
+		if len(stored) != cfg.NumPermutations || slices.ContainsFunc(stored, func(p []int) bool { return len(p) != cells || !vision.IsPermutation(p) }) {
 			d.Problems = append(d.Problems, fmt.Sprintf("manifest: info.permutations is not %d permutations of %d cells", cfg.NumPermutations, cells))
 		} else {
 			d.note("the manifest's permutation set is not the one this binary makes for grid %d and %d permutations: rows are checked against the manifest's", g, cfg.NumPermutations)
@@ -291,18 +291,6 @@ func jigsawSheetRow(r vision.JigsawRow) render.SheetRow {
 		{Label: "target", Image: target},
 	}
 	return row
-}
-
-// isPerm reports whether p holds each of 0…len(p)−1 once.
-func isPerm(p []int) bool {
-	seen := make([]bool, len(p))
-	for _, v := range p {
-		if v < 0 || v >= len(p) || seen[v] {
-			return false
-		}
-		seen[v] = true
-	}
-	return true
 }
 
 func hammingOf(a, b []int) int {

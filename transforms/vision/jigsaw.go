@@ -396,3 +396,16 @@ func (jigsawer) Label(ex *Example, c transforms.Config, v int, rng *rand.Rand) (
 	}
 	return row, len(input) + len(target), []string{fmt.Sprintf("permutation/%d", k)}, nil
 }
+
+// IsPermutation reports whether p holds each of 0…len(p)−1 once: what every
+// entry of a permutation set and every row's permutation must be.
+func IsPermutation(p []int) bool {
+	seen := make([]bool, len(p))
+	for _, v := range p {
+		if v < 0 || v >= len(p) || seen[v] {
+			return false
+		}
+		seen[v] = true
+	}
+	return true
+}

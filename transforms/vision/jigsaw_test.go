@@ -24,18 +24,6 @@ func hamming(a, b []int) int {
 	return d
 }
 
-// isPermutation reports whether p holds each of 0…len(p)−1 once.
-func isPermutation(p []int) bool {
-	seen := make([]bool, len(p))
-	for _, v := range p {
-		if v < 0 || v >= len(p) || seen[v] {
-			return false
-		}
-		seen[v] = true
-	}
-	return true
-}
-
 // leastDistance is the least Hamming distance of p to any of set.
 func leastDistance(p []int, set [][]int) (least, sum int) {
 	least = len(p) + 1
@@ -65,7 +53,7 @@ func TestJigsawPermutations(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for k, p := range set {
-			if len(p) != c.grid*c.grid || !isPermutation(p) {
+			if len(p) != c.grid*c.grid || !IsPermutation(p) {
 				t.Fatalf("grid %d: permutation %d %v is not one of %d cells", c.grid, k, p, c.grid*c.grid)
 			}
 			if seen[fmt.Sprint(p)] {
