@@ -46,10 +46,12 @@ func finetuneFlags(fs *flag.FlagSet) func(context.Context) error {
 	lambdas := fs.String("lambda", joinFloats(rd.Lambdas), "readout: logistic regression's L2 grid, comma-separated")
 	selectOn := fs.String("select", rd.SelectOn, "readout: cross-validate scratch's (and LP-FT's) learning rate on each subset (each) or on the first only, its rate serving all (first)")
 	lpft := fs.Bool("lpft", false, "readout: add LP-FT (the pretrained encoder and the probe's head, the encoder at 0.1× the head's rate)")
+	scratchPool := fs.Int("scratch-pool", rd.ScratchPool, "readout: scratch's pooling, as --pool (default 1: the flattened map, the stronger from-scratch network)")
+	testLimit := fs.Int("test-limit", 0, "readout: score on the first N test images (0: all)")
 	task := fs.String("task", "", "readout: the task name on the last line (default: the pretrained run's tasks joined with +)")
 	return func(ctx context.Context) error {
 		if *readout {
-			return runReadout(fs, readoutFlags{*pretrained, *data, *test, *perClass, *subsets, *seed, *pool, *folds,
+			return runReadout(fs, readoutFlags{*pretrained, *data, *test, *perClass, *subsets, *seed, *pool, *scratchPool, *testLimit, *folds,
 				*lambdas, *lrs, *steps, *batch, *selectOn, *lpft, *task, *be, *jsonOut})
 		}
 		if *data == "" || len(fs.Args()) > 0 {
@@ -160,7 +162,8 @@ type readoutFlags struct {
 	pretrained, data, test string
 	perClass, subsets      int
 	seed                   int64
-	pool, folds            int
+	pool, scratchPool      int
+	testLimit, folds       int
 	lambdas, lrs           string
 	steps, batch           int
 	selectOn               string
@@ -184,6 +187,7 @@ func runReadout(fs *flag.FlagSet, f readoutFlags) error {
 	}
 	o := finetune.DefaultReadoutOptions()
 	o.Pretrained, o.Train, o.Test, o.LabelsPerClass, o.Subsets, o.Seed = f.pretrained, f.data, f.test, f.perClass, f.subsets, f.seed
+	o.ScratchPool, o.TestLimit = f.scratchPool, f.testLimit
 	o.Folds, o.Steps, o.BatchSize, o.SelectOn, o.LPFT, o.Task, o.Backend = f.folds, f.steps, f.batch, f.selectOn, f.lpft, f.task, f.backend
 	if o.Test == "" {
 		o.Test = o.Train

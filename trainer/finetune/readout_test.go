@@ -244,7 +244,7 @@ func TestReadout(t *testing.T) {
 	o := DefaultReadoutOptions()
 	o.Pretrained, o.Train, o.Test = run, trainDir, testDir
 	o.LabelsPerClass, o.Subsets, o.Folds, o.Steps, o.BatchSize = 4, 3, 2, 15, 8
-	o.LearningRates, o.LPFT, o.Lambdas = []float64{1e-2, 3e-2}, true, []float64{1e-2, 1}
+	o.LearningRates, o.LPFT, o.Lambdas, o.TestLimit = []float64{1e-2, 3e-2}, true, []float64{1e-2, 1}, 24
 	var log strings.Builder
 	o.Log = &log
 	rep, err := Readout(o)
@@ -275,8 +275,8 @@ func TestReadout(t *testing.T) {
 	if !(rep.GainLow <= rep.Gain && rep.Gain <= rep.GainHigh) {
 		t.Errorf("gain %v outside its interval [%v, %v]", rep.Gain, rep.GainLow, rep.GainHigh)
 	}
-	if rep.FeatureDims != 8 || rep.Folds != 2 {
-		t.Errorf("feature dims %d, folds %d: want 8 (global pooling of 8 channels) and 2", rep.FeatureDims, rep.Folds)
+	if rep.FeatureDims != 8 || rep.Folds != 2 || rep.TestSize != 24 {
+		t.Errorf("feature dims %d, folds %d, test size %d: want 8 (global pooling of 8 channels), 2 and 24", rep.FeatureDims, rep.Folds, rep.TestSize)
 	}
 	line := rep.SummaryLine()
 	re := regexp.MustCompile(`^pretrained=[01]\.\d{4} scratch=[01]\.\d{4} pixels=[01]\.\d{4} random=[01]\.\d{4} gain=-?[01]\.\d{4} ci=-?[01]\.\d{4},-?[01]\.\d{4} task=denoise$`)
