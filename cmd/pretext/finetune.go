@@ -47,12 +47,13 @@ func finetuneFlags(fs *flag.FlagSet) func(context.Context) error {
 	selectOn := fs.String("select", rd.SelectOn, "readout: cross-validate scratch's (and LP-FT's) learning rate on each subset (each) or on the first only, its rate serving all (first)")
 	lpft := fs.Bool("lpft", false, "readout: add LP-FT (the pretrained encoder and the probe's head, the encoder at 0.1× the head's rate)")
 	scratchPool := fs.Int("scratch-pool", rd.ScratchPool, "readout: scratch's pooling, as --pool (default 1: the flattened map, the stronger from-scratch network)")
+	scale := fs.String("scale", rd.Scale, "readout: after centring each feature on the subset's mean, divide all by one deviation (global) or each by its own (feature: the z-score)")
 	testLimit := fs.Int("test-limit", 0, "readout: score on the first N test images (0: all)")
 	task := fs.String("task", "", "readout: the task name on the last line (default: the pretrained run's tasks joined with +)")
 	return func(ctx context.Context) error {
 		if *readout {
 			return runReadout(fs, readoutFlags{*pretrained, *data, *test, *perClass, *subsets, *seed, *pool, *scratchPool, *testLimit, *folds,
-				*lambdas, *lrs, *steps, *batch, *selectOn, *lpft, *task, *be, *jsonOut})
+				*lambdas, *lrs, *steps, *batch, *selectOn, *lpft, *scale, *task, *be, *jsonOut})
 		}
 		if *data == "" || len(fs.Args()) > 0 {
 			return usageError("usage: pretext finetune --data DIR [--test DIR] [--pretrained RUN] [--labels-per-class N] [--mode linear|full|both|none] [--baseline scratch,pixels|scratch,bow|none] [--lr 0.0003,0.001,0.003] [--steps N] [--seed N] [--json FILE]; or pretext finetune --readout --pretrained RUN --data DIR [--labels-per-class N] [--subsets N] [--pool N] [--lpft] [--task NAME]")
@@ -168,6 +169,7 @@ type readoutFlags struct {
 	steps, batch           int
 	selectOn               string
 	lpft                   bool
+	scale                  string
 	task, backend, jsonOut string
 }
 
@@ -187,7 +189,7 @@ func runReadout(fs *flag.FlagSet, f readoutFlags) error {
 	}
 	o := finetune.DefaultReadoutOptions()
 	o.Pretrained, o.Train, o.Test, o.LabelsPerClass, o.Subsets, o.Seed = f.pretrained, f.data, f.test, f.perClass, f.subsets, f.seed
-	o.ScratchPool, o.TestLimit = f.scratchPool, f.testLimit
+	o.ScratchPool, o.TestLimit, o.Scale = f.scratchPool, f.testLimit, f.scale
 	o.Folds, o.Steps, o.BatchSize, o.SelectOn, o.LPFT, o.Task, o.Backend = f.folds, f.steps, f.batch, f.selectOn, f.lpft, f.task, f.backend
 	if o.Test == "" {
 		o.Test = o.Train

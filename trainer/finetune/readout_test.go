@@ -57,7 +57,7 @@ func TestLogisticSeparable(t *testing.T) {
 	test, testLabels := blobs(3, 50, 5, 8, 2)
 	grid := []float64{1e-4, 1e-2, 1}
 	folds := stratifiedFolds(labels, 5)
-	p := fitProbe(m, seq(m.rows), labels, 3, folds, grid)
+	p := fitProbe(m, ScaleGlobal, seq(m.rows), labels, 3, folds, grid)
 	if acc := p.accuracy(m, labels); acc != 1 {
 		t.Errorf("training accuracy %v, want 1 on separable blobs", acc)
 	}
@@ -70,7 +70,7 @@ func TestLogisticSeparable(t *testing.T) {
 	if len(p.cv) != len(grid) || !slices.Contains(grid, p.lambda) {
 		t.Errorf("λ %g, CV accuracies %v: want one of %v and one accuracy each", p.lambda, p.cv, grid)
 	}
-	again := fitProbe(m, seq(m.rows), labels, 3, folds, grid)
+	again := fitProbe(m, ScaleGlobal, seq(m.rows), labels, 3, folds, grid)
 	if again.lambda != p.lambda || !slices.Equal(again.cv, p.cv) || !slices.Equal(again.model.w, p.model.w) {
 		t.Errorf("a second run chose λ %g (CV %v), the first %g (CV %v), or different weights", again.lambda, again.cv, p.lambda, p.cv)
 	}
@@ -82,11 +82,12 @@ func TestLogisticSeparable(t *testing.T) {
 		}
 	}
 	t.Logf("separable: λ %g, CV %v, %d iterations", p.lambda, p.cv, p.model.iters)
-	// Overlapping blobs in 200 dimensions: here CV accuracy falls as λ
-	// grows (0.75, 0.725, 0.7, 0.675), so the rule must pick the weakest.
+	// Overlapping blobs in 200 dimensions, z-scored: here CV accuracy
+	// falls as λ grows (0.75, 0.725, 0.7, 0.675), so the rule must pick
+	// the weakest.
 	m, labels = blobs(2, 20, 200, 1.5, 3)
 	grid = []float64{1e-4, 1e-2, 1, 100}
-	p = fitProbe(m, seq(m.rows), labels, 2, stratifiedFolds(labels, 5), grid)
+	p = fitProbe(m, ScaleFeature, seq(m.rows), labels, 2, stratifiedFolds(labels, 5), grid)
 	if p.lambda != 1e-4 || !slices.Equal(p.cv, []float64{0.75, 0.725, 0.7, 0.675}) {
 		t.Errorf("overlapping blobs: λ %g, CV %v: want 1e-4 and [0.75 0.725 0.7 0.675]", p.lambda, p.cv)
 	}
@@ -97,7 +98,7 @@ func TestLogisticSeparable(t *testing.T) {
 // gradient), so λ really is the objective's.
 func TestLogisticOptimum(t *testing.T) {
 	m, labels := blobs(3, 6, 4, 1, 4)
-	std := fitStandardizer(m, seq(m.rows))
+	std := fitStandardizer(m, ScaleFeature, seq(m.rows))
 	x := std.rows(m, seq(m.rows))
 	const lambda = 0.05
 	l := fitLogistic(x, labels, 4, 3, lambda, nil)
@@ -148,21 +149,21 @@ func TestStandardizeLabeledOnly(t *testing.T) {
 		test.x = append(test.x, float32(2+i), float32(50*(1-2*(i%2))))
 	}
 	testLabels := []int{1, 1, 1, 1, 1, 1}
-	std := fitStandardizer(lab, seq(4))
-	if std.mean[0] != 0 || math.Abs(std.scale[0]-1/math.Sqrt(1.22)) > 1e-6 || std.scale[1] != 0 {
-		t.Errorf("standardizer %+v: want the labeled rows' mean 0, 1/sd %.4f, and feature 1 dropped", std, 1/math.Sqrt(1.22))
-	}
-	p := fitProbe(lab, seq(4), labels, 2, stratifiedFolds(labels, 2), []float64{0.01})
-	if acc := p.accuracy(test, testLabels); acc != 1 {
-		t.Errorf("probe test accuracy %v, want 1 (the test set's own statistics would give ~0.5)", acc)
-	}
-	a1, a5 := knnAccuracy(lab, seq(4), labels, 2, test, testLabels)
-	if a1 != 1 {
-		t.Errorf("1-NN test accuracy %v, want 1", a1)
-	}
-	t.Logf("5-NN (4 labeled rows: a 2–2 vote, the summed similarity decides) %v", a5)
-	if a5 != 1 {
-		t.Errorf("5-NN test accuracy %v, want 1", a5)
+	// Feature 0's variance is 1.22, feature 1's 0: the z-score divides
+	// feature 0 by √1.22, the global scale by √((1.22+0)/2).
+	for scale, want := range map[string]float64{ScaleFeature: 1 / math.Sqrt(1.22), ScaleGlobal: 1 / math.Sqrt(0.61)} {
+		std := fitStandardizer(lab, scale, seq(4))
+		if std.mean[0] != 0 || math.Abs(std.scale[0]-want) > 1e-6 || std.scale[1] != 0 {
+			t.Errorf("%s: standardizer %+v: want the labeled rows' mean 0, scale %.4f, and feature 1 dropped", scale, std, want)
+		}
+		p := fitProbe(lab, scale, seq(4), labels, 2, stratifiedFolds(labels, 2), []float64{0.01})
+		if acc := p.accuracy(test, testLabels); acc != 1 {
+			t.Errorf("%s: probe test accuracy %v, want 1 (the test set's own statistics would give ~0.5)", scale, acc)
+		}
+		// 5-NN of 4 labeled rows: a 2–2 vote, the summed similarity decides.
+		if a1, a5 := knnAccuracy(lab, scale, seq(4), labels, 2, test, testLabels); a1 != 1 || a5 != 1 {
+			t.Errorf("%s: k-NN test accuracy %v (k 1), %v (k 5), want 1", scale, a1, a5)
+		}
 	}
 }
 
@@ -173,18 +174,20 @@ func TestKNNCosine(t *testing.T) {
 	lab := &matrix{rows: 6, cols: 2, x: []float32{1, 1, -1, -1, 1, -1, -1, 1, 0.2, 0.1, -0.2, -0.1}}
 	labels := []int{0, 1, 2, 3, 4, 4}
 	test := &matrix{rows: 1, cols: 2, x: []float32{3, 1.6}}
-	// The Euclidean nearest, standardized alike, is row 0 (class 0).
-	std := fitStandardizer(lab, seq(6))
-	q := std.rows(test, []int{0})
-	ref := std.rows(lab, seq(6))
-	dist := func(r int) float64 { return math.Hypot(q[0]-ref[2*r], q[1]-ref[2*r+1]) }
-	if dist(0) >= dist(4) {
-		t.Fatalf("the example is wrong: distance to row 0 %v, to row 4 %v", dist(0), dist(4))
-	}
-	for _, want := range []int{4, 0} {
-		a1, a5 := knnAccuracy(lab, seq(6), labels, 5, test, []int{want})
-		if wantAcc := map[bool]float64{true: 1, false: 0}[want == 4]; a1 != wantAcc || a5 != wantAcc {
-			t.Errorf("label %d: 1-NN accuracy %v, 5-NN %v, want %v (the 5 nearest tie 1–1–1–1–1; class 4's similarity is the highest)", want, a1, a5, wantAcc)
+	for _, scale := range []string{ScaleGlobal, ScaleFeature} {
+		// The Euclidean nearest, standardized alike, is row 0 (class 0).
+		std := fitStandardizer(lab, scale, seq(6))
+		q := std.rows(test, []int{0})
+		ref := std.rows(lab, seq(6))
+		dist := func(r int) float64 { return math.Hypot(q[0]-ref[2*r], q[1]-ref[2*r+1]) }
+		if dist(0) >= dist(4) {
+			t.Fatalf("%s: the example is wrong: distance to row 0 %v, to row 4 %v", scale, dist(0), dist(4))
+		}
+		for _, want := range []int{4, 0} {
+			a1, a5 := knnAccuracy(lab, scale, seq(6), labels, 5, test, []int{want})
+			if wantAcc := map[bool]float64{true: 1, false: 0}[want == 4]; a1 != wantAcc || a5 != wantAcc {
+				t.Errorf("%s, label %d: 1-NN accuracy %v, 5-NN %v, want %v (the 5 nearest tie 1–1–1–1–1; class 4's similarity is the highest)", scale, want, a1, a5, wantAcc)
+			}
 		}
 	}
 	for _, c := range []struct {
@@ -313,7 +316,7 @@ func TestLPFTHead(t *testing.T) {
 			t.Fatal(err)
 		}
 		fit := seq(12) // classes 0 and the first half of 1: the rest are unseen
-		p := fitLogisticAt(f[0], fit, set.Labels[:12], 3, 1e-3)
+		p := fitLogisticAt(f[0], ScaleFeature, fit, set.Labels[:12], 3, 1e-3)
 		ctx, err := lpftContext(pre, 1, p)
 		if err != nil {
 			t.Fatal(err)
@@ -384,9 +387,9 @@ func TestSlowEncoder(t *testing.T) {
 
 func TestReadoutValidate(t *testing.T) {
 	o := DefaultReadoutOptions()
-	o.LabelsPerClass, o.Subsets, o.Pool, o.SelectOn, o.Lambdas = 1, 1, -1, "all", []float64{0}
+	o.LabelsPerClass, o.Subsets, o.Pool, o.SelectOn, o.Lambdas, o.Scale = 1, 1, -1, "all", []float64{0}, "z"
 	err := o.Validate()
-	for _, want := range []string{"pretrained", "train and test", "labels per class", "subsets", "pool", "select on", "lambda 0"} {
+	for _, want := range []string{"pretrained", "train and test", "labels per class", "subsets", "pool", "select on", "lambda 0", "scale"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to name %q", err, want)
 		}
