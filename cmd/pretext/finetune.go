@@ -39,9 +39,24 @@ func finetuneFlags(fs *flag.FlagSet) func(context.Context) error {
 	seed := fs.Int64("seed", d.Seed, "seed of the labeled subset, the initial weights and the batches")
 	be := fs.String("backend", "", "GoMLX backend: "+backend.Choices+"; empty: $"+backend.EnvVar+", else go")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
+	rd := finetune.DefaultReadoutOptions()
+	readout := fs.Bool("readout", false, "images: the readout protocol (docs/trainer.md): frozen features of the pretrained encoder, a random-init encoder and the pixels, each read out by cross-validated logistic regression and cosine k-NN, against scratch, over --subsets label subsets; the last line is pretrained=… scratch=… pixels=… random=… gain=… ci=LO,HI task=…")
+	subsets := fs.Int("subsets", rd.Subsets, "readout: label subsets (subset i is drawn with --seed+i)")
+	folds := fs.Int("folds", rd.Folds, "readout: k of the k-fold cross-validation that chooses λ and the learning rate")
+	lambdas := fs.String("lambda", joinFloats(rd.Lambdas), "readout: logistic regression's L2 grid, comma-separated")
+	selectOn := fs.String("select", rd.SelectOn, "readout: cross-validate scratch's (and LP-FT's) learning rate on each subset (each) or on the first only, its rate serving all (first)")
+	lpft := fs.Bool("lpft", false, "readout: add LP-FT (the pretrained encoder and the probe's head, the encoder at 0.1× the head's rate)")
+	scratchPool := fs.Int("scratch-pool", rd.ScratchPool, "readout: scratch's pooling, as --pool (default 1: the flattened map, the stronger from-scratch network)")
+	scale := fs.String("scale", rd.Scale, "readout: after centring each feature on the subset's mean, divide all by one deviation (global) or each by its own (feature: the z-score)")
+	testLimit := fs.Int("test-limit", 0, "readout: score on the first N test images (0: all)")
+	task := fs.String("task", "", "readout: the task name on the last line (default: the pretrained run's tasks joined with +)")
 	return func(ctx context.Context) error {
+		if *readout {
+			return runReadout(fs, readoutFlags{*pretrained, *data, *test, *perClass, *subsets, *seed, *pool, *scratchPool, *testLimit, *folds,
+				*lambdas, *lrs, *steps, *batch, *selectOn, *lpft, *scale, *task, *be, *jsonOut})
+		}
 		if *data == "" || len(fs.Args()) > 0 {
-			return usageError("usage: pretext finetune --data DIR [--test DIR] [--pretrained RUN] [--labels-per-class N] [--mode linear|full|both|none] [--baseline scratch,pixels|scratch,bow|none] [--lr 0.0003,0.001,0.003] [--steps N] [--seed N] [--json FILE]")
+			return usageError("usage: pretext finetune --data DIR [--test DIR] [--pretrained RUN] [--labels-per-class N] [--mode linear|full|both|none] [--baseline scratch,pixels|scratch,bow|none] [--lr 0.0003,0.001,0.003] [--steps N] [--seed N] [--json FILE]; or pretext finetune --readout --pretrained RUN --data DIR [--labels-per-class N] [--subsets N] [--pool N] [--lpft] [--task NAME]")
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -141,4 +156,103 @@ func printReport(rows []finetune.Row, best string, rep any, jsonOut string) erro
 		}
 	}
 	return nil
+}
+
+// readoutFlags are the flags `pretext finetune --readout` reads.
+type readoutFlags struct {
+	pretrained, data, test string
+	perClass, subsets      int
+	seed                   int64
+	pool, scratchPool      int
+	testLimit, folds       int
+	lambdas, lrs           string
+	steps, batch           int
+	selectOn               string
+	lpft                   bool
+	scale                  string
+	task, backend, jsonOut string
+}
+
+// runReadout runs the readout protocol: progress on stderr, the table and,
+// last, the summary line on stdout. A flag that does not apply, or a bad
+// value, is one line naming it.
+func runReadout(fs *flag.FlagSet, f readoutFlags) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	for _, name := range []string{"mode", "baseline", "val-per-class", "pooling", "max-len", "vocab"} {
+		if set[name] {
+			return usageError(fmt.Sprintf("--%s does not apply with --readout (its methods and selection rule are fixed: docs/trainer.md)", name))
+		}
+	}
+	if len(fs.Args()) > 0 {
+		return usageError(fmt.Sprintf("unexpected argument %q", fs.Args()[0]))
+	}
+	o := finetune.DefaultReadoutOptions()
+	o.Pretrained, o.Train, o.Test, o.LabelsPerClass, o.Subsets, o.Seed = f.pretrained, f.data, f.test, f.perClass, f.subsets, f.seed
+	o.ScratchPool, o.TestLimit, o.Scale = f.scratchPool, f.testLimit, f.scale
+	o.Folds, o.Steps, o.BatchSize, o.SelectOn, o.LPFT, o.Task, o.Backend = f.folds, f.steps, f.batch, f.selectOn, f.lpft, f.task, f.backend
+	if o.Test == "" {
+		o.Test = o.Train
+	}
+	// --pool's default is 1 for the other fine-tunings; the readout's is
+	// global average pooling.
+	if set["pool"] {
+		o.Pool = f.pool
+	}
+	var err error
+	if o.Lambdas, err = parseFloats("--lambda", f.lambdas); err != nil {
+		return err
+	}
+	if o.LearningRates, err = parseFloats("--lr", f.lrs); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return configs.Mistake(fmt.Errorf("--readout: %s", strings.ReplaceAll(err.Error(), "\n", "; ")))
+	}
+	if isBERT, err := finetune.IsBERTRun(o.Pretrained); err != nil {
+		return err
+	} else if isBERT {
+		return usageError(fmt.Sprintf("--readout reads image encoders: %s is a BERT run", o.Pretrained))
+	}
+	o.Log = os.Stderr
+	rep, err := finetune.Readout(o)
+	if err != nil {
+		return err
+	}
+	if f.jsonOut != "" {
+		js, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.jsonOut, append(js, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "readout done in %.0fs\n", rep.Seconds)
+	if err := rep.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	fmt.Println(rep.SummaryLine())
+	return nil
+}
+
+// parseFloats parses a comma-separated list of numbers; its errors name flag.
+func parseFloats(flag, s string) ([]float64, error) {
+	var out []float64
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, configs.Mistake(fmt.Errorf("%s: %w", flag, err))
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func joinFloats(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
 }

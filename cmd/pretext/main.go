@@ -49,6 +49,7 @@ Usage:
   pretext import mnist --out DIR [--src DIR] [--pad 2] [--limit N]
   pretext train --config configs/train-FILE.yaml [--backend go|xla:cpu|xla:cuda] [--steps N]
   pretext finetune --pretrained DIR --data DIR --test DIR [--labels-per-class N] [--mode linear|full|both] [--baseline scratch,pixels]
+  pretext finetune --readout --pretrained DIR --data DIR [--labels-per-class N] [--subsets 10] [--pool 0] [--lpft] [--json FILE]
 
 Run "pretext run --help" for the run flags, Beam's included (--runner: prism
 by default, in-process; direct, universal, flink, dataflow).

@@ -23,7 +23,6 @@ import (
 	gcontext "github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/losses"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/pretext-dev/pretext/trainer/backend"
 	"github.com/pretext-dev/pretext/trainer/model"
@@ -378,7 +377,7 @@ func execOn(exec *gcontext.Exec, in []*tensors.Tensor) (*tensors.Tensor, error) 
 // of the steps (how well the labeled examples were fitted).
 func fitExamples(be backends.Backend, ctx *gcontext.Context, fn train.ModelFn, set examples, lr float64, steps, batch int, seed int64) (eps, loss float64, err error) {
 	tr := train.NewTrainer(be, ctx.Checked(false), fn, losses.SparseCategoricalCrossEntropyLogits,
-		optimizers.Adam().LearningRate(lr).Done(), nil, nil)
+		optimizerFor(ctx, lr), nil, nil)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xba7c))
 	perm := rng.Perm(set.Len())
 	pos := 0
